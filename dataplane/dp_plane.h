@@ -1,0 +1,60 @@
+/*
+ * dp_plane.h - the started data plane: its ports, mempool and workers.
+ * Private to dataplane/ (port.c builds it, worker.c runs it).
+ */
+#ifndef VIGIL_DP_PLANE_H
+#define VIGIL_DP_PLANE_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <rte_common.h>
+#include <rte_mempool.h>
+
+#include "dataplane.h"
+
+/* One RX queue a worker polls, and the TX queue it answers on. */
+struct dp_rxq {
+	uint16_t port_id;
+	uint16_t queue;
+	uint16_t txq; /* UINT16_MAX when the port has too few TX queues */
+	uint8_t port_index;
+};
+
+struct dp_worker {
+	struct dp_stats stats; /* first: 64-byte aligned, written only here */
+	struct dp_plane *dp;
+	unsigned id;
+	unsigned lcore;
+	unsigned n_rxq;
+	struct dp_rxq rxq[DP_MAX_PORTS];
+} __rte_cache_aligned;
+
+struct dp_port {
+	char name[128];
+	uint16_t port_id;
+	uint16_t n_rxq;
+	uint16_t n_txq;
+	bool rss;
+	bool found;
+	bool started;
+	struct dp_local local;
+};
+
+struct dp_plane {
+	atomic_bool stop;
+	unsigned n_ports;
+	unsigned n_workers;
+	bool launched;
+	struct dp_port port[DP_MAX_PORTS];
+	struct rte_mempool *pool;
+	struct dp_worker *worker; /* n_workers of them, cache-aligned */
+	dp_telemetry_fn on_telemetry;
+	void *telemetry_arg;
+};
+
+/* The worker lcore's main function (rte_eal_remote_launch). */
+int dp_worker_main(void *arg);
+
+#endif /* VIGIL_DP_PLANE_H */

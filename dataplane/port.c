@@ -1,0 +1,375 @@
+/*
+ * port.c - bringing the data plane up and down: ports, mempool, workers.
+ *
+ * Port set-up follows DPDK's l3fwd: ask the PMD what it can do
+ * (rte_eth_dev_info) and mask what we want against it before configuring,
+ * so the same code runs on a 100G NIC with RSS and checksum offloads and on
+ * a net_pcap vdev with one queue and none. Each worker gets one RX and one
+ * TX queue per port where the PMD has enough; RSS spreads by IP address so
+ * that one bedside device always lands on the same worker.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <rte_bus.h>
+#include <rte_dev.h>
+#include <rte_errno.h>
+#include <rte_ethdev.h>
+#include <rte_lcore.h>
+#include <rte_malloc.h>
+#include <rte_mbuf.h>
+
+#include "dataplane.h"
+#include "dp_plane.h"
+
+#define DEFAULT_MIN_MBUFS 8191u
+
+static void
+port_name_of(const char *device, char *name, size_t len)
+{
+	size_t n = strcspn(device, ",");
+
+	if (n >= len)
+		n = len - 1;
+	memcpy(name, device, n);
+	name[n] = '\0';
+}
+
+/* DPDK names a PCI port by its full address; accept the short BB:DD.F. */
+static bool
+lookup_short_pci(struct dp_port *p)
+{
+	char full[sizeof("0000:") + 7];
+
+	if (strlen(p->name) != 7 || p->name[2] != ':' || p->name[5] != '.')
+		return false;
+	memcpy(full, "0000:", 5);
+	memcpy(full + 5, p->name, 8);
+	if (rte_eth_dev_get_port_by_name(full, &p->port_id) != 0)
+		return false;
+	memcpy(p->name, full, sizeof(full));
+	return true;
+}
+
+static bool
+is_vdev(const struct rte_eth_dev_info *info)
+{
+	return info->device != NULL && strcmp(rte_bus_name(rte_dev_bus(info->device)), "vdev") == 0;
+}
+
+static unsigned
+mbufs_needed(const struct dp_conf *conf)
+{
+	unsigned n, pow2 = 1;
+
+	if (conf->n_mbufs)
+		return conf->n_mbufs;
+	n = conf->n_ports * conf->n_workers * (conf->rx_desc + conf->tx_desc) +
+	    (conf->n_workers + 1) * (DP_RX_BURST + conf->mbuf_cache) + DP_RX_BURST;
+	if (n < DEFAULT_MIN_MBUFS)
+		n = DEFAULT_MIN_MBUFS;
+	/* A mempool is most compact at 2^k - 1 elements. */
+	while (pow2 - 1 < n)
+		pow2 <<= 1;
+	return pow2 - 1;
+}
+
+static int
+port_setup(struct dp_plane *dp, unsigned idx, const struct dp_conf *conf, char *err, size_t errlen)
+{
+	struct dp_port *p = &dp->port[idx];
+	struct rte_eth_conf eth_conf;
+	struct rte_eth_dev_info info;
+	struct rte_ether_addr mac;
+	uint16_t nb_rxd = conf->rx_desc, nb_txd = conf->tx_desc;
+	int socket, rc;
+
+	port_name_of(conf->port[idx].name, p->name, sizeof(p->name));
+	p->local = conf->port[idx].local;
+	if (rte_eth_dev_get_port_by_name(p->name, &p->port_id) != 0 && !lookup_short_pci(p)) {
+		snprintf(err, errlen,
+			 "port '%s' not found: for a NIC, bind it to vfio-pci "
+			 "(dpdk-devbind.py -b vfio-pci %s) and take --no-pci out of eal:; "
+			 "for a vdev, check the driver name (net_pcap, net_af_packet, net_ring, "
+			 "net_null, net_tap)",
+			 p->name, p->name);
+		return -ENODEV;
+	}
+	p->found = true;
+	rc = rte_eth_dev_info_get(p->port_id, &info);
+	if (rc != 0) {
+		snprintf(err, errlen, "port '%s': cannot read device info: %s", p->name,
+			 rte_strerror(-rc));
+		return rc;
+	}
+
+	memset(&eth_conf, 0, sizeof(eth_conf));
+	p->n_rxq = (uint16_t)RTE_MIN(conf->n_workers, info.max_rx_queues);
+	p->n_txq = (uint16_t)RTE_MIN(conf->n_workers, info.max_tx_queues);
+	if (p->n_rxq > 1) {
+		uint64_t rss_hf = RTE_ETH_RSS_IP & info.flow_type_rss_offloads;
+
+		if (rss_hf != 0) {
+			eth_conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
+			eth_conf.rx_adv_conf.rss_conf.rss_hf = rss_hf;
+			p->rss = true;
+		} else if (!is_vdev(&info)) {
+			/* A NIC without RSS only ever fills queue 0. A vdev's
+			 * queues were asked for in its device string (pcap
+			 * files, af_packet fanout), so each worker takes one. */
+			p->n_rxq = 1;
+		}
+	}
+	eth_conf.rxmode.offloads = info.rx_offload_capa &
+				   (RTE_ETH_RX_OFFLOAD_IPV4_CKSUM | RTE_ETH_RX_OFFLOAD_UDP_CKSUM);
+	eth_conf.txmode.offloads = info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_MBUF_FAST_FREE;
+
+	rc = rte_eth_dev_configure(p->port_id, p->n_rxq, p->n_txq, &eth_conf);
+	if (rc == 0)
+		rc = rte_eth_dev_adjust_nb_rx_tx_desc(p->port_id, &nb_rxd, &nb_txd);
+	if (rc != 0) {
+		snprintf(err, errlen, "port '%s': configure with %u RX / %u TX queues failed: %s",
+			 p->name, p->n_rxq, p->n_txq, rte_strerror(-rc));
+		return rc;
+	}
+	socket = rte_eth_dev_socket_id(p->port_id);
+	if (socket < 0)
+		socket = (int)rte_socket_id();
+	for (uint16_t q = 0; q < p->n_rxq; q++) {
+		struct rte_eth_rxconf rxconf = info.default_rxconf;
+
+		rxconf.offloads = eth_conf.rxmode.offloads;
+		rc = rte_eth_rx_queue_setup(p->port_id, q, nb_rxd, (unsigned)socket, &rxconf,
+					    dp->pool);
+		if (rc != 0) {
+			snprintf(err, errlen, "port '%s': RX queue %u set-up failed: %s", p->name,
+				 q, rte_strerror(-rc));
+			return rc;
+		}
+	}
+	for (uint16_t q = 0; q < p->n_txq; q++) {
+		struct rte_eth_txconf txconf = info.default_txconf;
+
+		txconf.offloads = eth_conf.txmode.offloads;
+		rc = rte_eth_tx_queue_setup(p->port_id, q, nb_txd, (unsigned)socket, &txconf);
+		if (rc != 0) {
+			snprintf(err, errlen, "port '%s': TX queue %u set-up failed: %s", p->name,
+				 q, rte_strerror(-rc));
+			return rc;
+		}
+	}
+	if (conf->promiscuous) {
+		rc = rte_eth_promiscuous_enable(p->port_id);
+		if (rc != 0 && rc != -ENOTSUP) {
+			snprintf(err, errlen, "port '%s': promiscuous mode failed: %s", p->name,
+				 rte_strerror(-rc));
+			return rc;
+		}
+	}
+	rc = rte_eth_dev_start(p->port_id);
+	if (rc != 0) {
+		snprintf(err, errlen, "port '%s': start failed: %s", p->name, rte_strerror(-rc));
+		return rc;
+	}
+	p->started = true;
+	rc = rte_eth_macaddr_get(p->port_id, &mac);
+	if (rc != 0) {
+		snprintf(err, errlen, "port '%s': cannot read its MAC address: %s", p->name,
+			 rte_strerror(-rc));
+		return rc;
+	}
+	memcpy(p->local.mac, mac.addr_bytes, sizeof(p->local.mac));
+	return 0;
+}
+
+/* Worker w polls queue w of every port that has that many queues. */
+static void
+assign_queues(struct dp_plane *dp)
+{
+	for (unsigned w = 0; w < dp->n_workers; w++) {
+		struct dp_worker *wk = &dp->worker[w];
+
+		wk->dp = dp;
+		wk->id = w;
+		for (unsigned p = 0; p < dp->n_ports; p++) {
+			if (w >= dp->port[p].n_rxq)
+				continue;
+			wk->rxq[wk->n_rxq++] = (struct dp_rxq){
+				.port_id = dp->port[p].port_id,
+				.queue = (uint16_t)w,
+				.txq = w < dp->port[p].n_txq ? (uint16_t)w : UINT16_MAX,
+				.port_index = (uint8_t)p,
+			};
+		}
+	}
+}
+
+int
+dp_start(const struct dp_conf *conf, struct dp_plane **out, char *err, size_t errlen)
+{
+	struct dp_plane *dp = NULL;
+	unsigned n_mbufs, lcore, w;
+	int rc;
+
+	*out = NULL;
+	if (conf->n_workers == 0 || conf->n_workers > DP_MAX_WORKERS) {
+		snprintf(err, errlen, "workers: %u is out of range (1..%u)", conf->n_workers,
+			 DP_MAX_WORKERS);
+		return -EINVAL;
+	}
+	if (rte_lcore_count() < conf->n_workers + 1) {
+		snprintf(err, errlen,
+			 "%u worker(s) asked for but the EAL has %u lcore(s): give eal: "
+			 "\"-l\", \"0-%u\" (one main lcore plus one per worker) or lower workers:",
+			 conf->n_workers, rte_lcore_count(), conf->n_workers);
+		return -EINVAL;
+	}
+	if (conf->n_ports == 0 || conf->n_ports > DP_MAX_PORTS) {
+		snprintf(err, errlen, "ports: %u configured; vigild needs 1..%u (or --pcap FILE)",
+			 conf->n_ports, DP_MAX_PORTS);
+		return -EINVAL;
+	}
+	dp = rte_zmalloc("vigil_plane", sizeof(*dp), RTE_CACHE_LINE_SIZE);
+	if (dp == NULL) {
+		snprintf(err, errlen, "out of EAL memory for the data plane: raise eal: -m");
+		return -ENOMEM;
+	}
+	atomic_init(&dp->stop, false);
+	dp->n_workers = conf->n_workers;
+	dp->on_telemetry = conf->on_telemetry;
+	dp->telemetry_arg = conf->telemetry_arg;
+	dp->worker = rte_zmalloc("vigil_workers", sizeof(*dp->worker) * conf->n_workers,
+				 RTE_CACHE_LINE_SIZE);
+	if (dp->worker == NULL) {
+		snprintf(err, errlen, "out of EAL memory for %u workers: raise eal: -m",
+			 conf->n_workers);
+		rc = -ENOMEM;
+		goto fail;
+	}
+
+	n_mbufs = mbufs_needed(conf);
+	dp->pool = rte_pktmbuf_pool_create("vigil_mbufs", n_mbufs, conf->mbuf_cache, 0,
+					   RTE_MBUF_DEFAULT_BUF_SIZE, (int)rte_socket_id());
+	if (dp->pool == NULL) {
+		snprintf(err, errlen,
+			 "cannot create a mempool of %u mbufs (%u MiB): %s; raise eal: -m, "
+			 "reserve more hugepages, or lower mempool.mbufs",
+			 n_mbufs,
+			 (unsigned)((uint64_t)n_mbufs * (RTE_MBUF_DEFAULT_BUF_SIZE + 128) >> 20),
+			 rte_strerror(rte_errno));
+		rc = -ENOMEM;
+		goto fail;
+	}
+
+	for (unsigned p = 0; p < conf->n_ports; p++) {
+		dp->n_ports = p + 1;
+		rc = port_setup(dp, p, conf, err, errlen);
+		if (rc != 0)
+			goto fail;
+	}
+	assign_queues(dp);
+
+	w = 0;
+	RTE_LCORE_FOREACH_WORKER(lcore)
+	{
+		if (w == dp->n_workers)
+			break;
+		dp->worker[w].lcore = lcore;
+		rc = rte_eal_remote_launch(dp_worker_main, &dp->worker[w], lcore);
+		if (rc != 0) {
+			snprintf(err, errlen, "cannot launch worker %u on lcore %u: %s", w, lcore,
+				 rte_strerror(-rc));
+			dp_stop(dp);
+			goto fail;
+		}
+		dp->launched = true;
+		w++;
+	}
+	*out = dp;
+	return 0;
+
+fail:
+	dp_destroy(dp);
+	return rc;
+}
+
+void
+dp_stop(struct dp_plane *dp)
+{
+	if (dp == NULL || !dp->launched)
+		return;
+	atomic_store_explicit(&dp->stop, true, memory_order_relaxed);
+	rte_eal_mp_wait_lcore();
+	dp->launched = false;
+}
+
+void
+dp_destroy(struct dp_plane *dp)
+{
+	if (dp == NULL)
+		return;
+	dp_stop(dp);
+	for (unsigned p = 0; p < dp->n_ports; p++) {
+		if (dp->port[p].started)
+			rte_eth_dev_stop(dp->port[p].port_id);
+		if (dp->port[p].found)
+			rte_eth_dev_close(dp->port[p].port_id);
+	}
+	rte_mempool_free(dp->pool);
+	rte_free(dp->worker);
+	rte_free(dp);
+}
+
+unsigned
+dp_n_workers(const struct dp_plane *dp)
+{
+	return dp->n_workers;
+}
+
+unsigned
+dp_n_ports(const struct dp_plane *dp)
+{
+	return dp->n_ports;
+}
+
+const struct dp_stats *
+dp_worker_stats(const struct dp_plane *dp, unsigned worker)
+{
+	return worker < dp->n_workers ? &dp->worker[worker].stats : NULL;
+}
+
+void
+dp_stats_total(const struct dp_plane *dp, struct dp_stats *out)
+{
+	memset(out, 0, sizeof(*out));
+	for (unsigned w = 0; w < dp->n_workers; w++)
+		dp_stats_add(out, &dp->worker[w].stats);
+}
+
+int
+dp_port_stats(struct dp_plane *dp, unsigned port, struct dp_port_stats *out)
+{
+	const struct dp_port *p;
+	struct rte_eth_stats st;
+	int rc;
+
+	if (port >= dp->n_ports)
+		return -EINVAL;
+	p = &dp->port[port];
+	memset(out, 0, sizeof(*out));
+	out->name = p->name;
+	out->rx_queues = p->n_rxq;
+	out->tx_queues = p->n_txq;
+	out->rss = p->rss;
+	rc = rte_eth_stats_get(p->port_id, &st);
+	if (rc != 0)
+		return rc;
+	out->ipackets = st.ipackets;
+	out->imissed = st.imissed;
+	out->ierrors = st.ierrors;
+	out->rx_nombuf = st.rx_nombuf;
+	out->opackets = st.opackets;
+	out->oerrors = st.oerrors;
+	return 0;
+}

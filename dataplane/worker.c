@@ -1,0 +1,135 @@
+/*
+ * worker.c - the poll loop of a worker lcore.
+ *
+ * Each worker owns one RX queue (and one TX queue) per port and nothing
+ * else: it takes bursts of 32, parses every frame with a prefetch window,
+ * answers what is the appliance's to answer on the same port, hands
+ * telemetry to the decoder hook, frees the rest, and counts every outcome.
+ * It never blocks, allocates, locks or logs. It stops when the plane's
+ * atomic stop flag is set, after finishing the burst in hand.
+ */
+#include <rte_ethdev.h>
+#include <rte_mbuf.h>
+#include <rte_pause.h>
+#include <rte_prefetch.h>
+
+#include "dataplane.h"
+#include "dp_plane.h"
+
+#define PREFETCH_AHEAD 3
+
+static inline uint32_t
+csum_flags(uint64_t ol)
+{
+	uint32_t f = 0;
+
+	if ((ol & RTE_MBUF_F_RX_IP_CKSUM_MASK) == RTE_MBUF_F_RX_IP_CKSUM_GOOD)
+		f |= DP_CSUM_IP_GOOD;
+	else if ((ol & RTE_MBUF_F_RX_IP_CKSUM_MASK) == RTE_MBUF_F_RX_IP_CKSUM_BAD)
+		f |= DP_CSUM_IP_BAD;
+	if ((ol & RTE_MBUF_F_RX_L4_CKSUM_MASK) == RTE_MBUF_F_RX_L4_CKSUM_GOOD)
+		f |= DP_CSUM_L4_GOOD;
+	else if ((ol & RTE_MBUF_F_RX_L4_CKSUM_MASK) == RTE_MBUF_F_RX_L4_CKSUM_BAD)
+		f |= DP_CSUM_L4_BAD;
+	return f;
+}
+
+static void
+send_replies(struct dp_worker *w, const struct dp_rxq *q, struct rte_mbuf **tx, const uint8_t *kind,
+	     uint16_t n)
+{
+	uint16_t sent = 0;
+
+	if (q->txq != UINT16_MAX)
+		sent = rte_eth_tx_burst(q->port_id, q->txq, tx, n);
+	dp_count(&w->stats.tx_packets, sent);
+	for (uint16_t i = 0; i < sent; i++)
+		dp_count(&w->stats.outcome[dp_outcome_of_reply(kind[i])], 1);
+	if (sent < n) {
+		dp_count(&w->stats.drop[DP_DROP_tx_full], n - sent);
+		rte_pktmbuf_free_bulk(&tx[sent], n - sent);
+	}
+}
+
+static unsigned
+poll_queue(struct dp_worker *w, const struct dp_rxq *q)
+{
+	const struct dp_plane *dp = w->dp;
+	const struct dp_local *local = &dp->port[q->port_index].local;
+	struct rte_mbuf *pkts[DP_RX_BURST], *done[DP_RX_BURST], *tx[DP_RX_BURST];
+	uint8_t tx_kind[DP_RX_BURST];
+	uint16_t n, n_done = 0, n_tx = 0;
+	uint64_t bytes = 0;
+
+	n = rte_eth_rx_burst(q->port_id, q->queue, pkts, DP_RX_BURST);
+	if (n == 0)
+		return 0;
+
+	for (uint16_t i = 0; i < n && i < PREFETCH_AHEAD; i++)
+		rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void *));
+	for (uint16_t i = 0; i < n; i++) {
+		struct rte_mbuf *m = pkts[i];
+		uint8_t *frame = rte_pktmbuf_mtod(m, uint8_t *);
+		uint32_t len = rte_pktmbuf_data_len(m);
+		uint32_t room = len + rte_pktmbuf_tailroom(m);
+		uint32_t reply_len = 0;
+		enum dp_verdict verdict;
+		struct dp_pkt pkt;
+
+		if (i + PREFETCH_AHEAD < n)
+			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + PREFETCH_AHEAD], void *));
+		bytes += rte_pktmbuf_pkt_len(m);
+		/* Scattered RX is not enabled, but some PMDs (net_pcap) chain
+		 * mbufs for frames over the data room. Telemetry is small. */
+		if (unlikely(m->nb_segs != 1)) {
+			dp_count(&w->stats.drop[DP_DROP_rx_chained], 1);
+			done[n_done++] = m;
+			continue;
+		}
+		verdict = dp_process(local, &w->stats, frame, len, room, csum_flags(m->ol_flags),
+				     &pkt, &reply_len);
+		switch (verdict) {
+		case DP_VERDICT_REPLY:
+			/* dp_reply_build kept within len + tailroom */
+			m->data_len = (uint16_t)reply_len;
+			m->pkt_len = reply_len;
+			m->ol_flags = 0;
+			tx_kind[n_tx] = (uint8_t)pkt.reply;
+			tx[n_tx++] = m;
+			continue;
+		case DP_VERDICT_HL7:
+		case DP_VERDICT_VTP:
+			if (dp->on_telemetry)
+				dp->on_telemetry(dp->telemetry_arg, w->id, verdict, frame, &pkt);
+			break;
+		case DP_VERDICT_DROP:
+			break;
+		}
+		done[n_done++] = m;
+	}
+	dp_count(&w->stats.rx_packets, n);
+	dp_count(&w->stats.rx_bytes, bytes);
+	dp_count(&w->stats.rx_bursts, 1);
+	if (n_done)
+		rte_pktmbuf_free_bulk(done, n_done);
+	if (n_tx)
+		send_replies(w, q, tx, tx_kind, n_tx);
+	return n;
+}
+
+int
+dp_worker_main(void *arg)
+{
+	struct dp_worker *w = arg;
+	struct dp_plane *dp = w->dp;
+
+	while (!atomic_load_explicit(&dp->stop, memory_order_relaxed)) {
+		unsigned got = 0;
+
+		for (unsigned i = 0; i < w->n_rxq; i++)
+			got += poll_queue(w, &w->rxq[i]);
+		if (got == 0)
+			rte_pause();
+	}
+	return 0;
+}
