@@ -1,0 +1,1317 @@
+/*
+ * config.c - vigil.yaml: the defaults, the loader, the EAL argument vector.
+ *
+ * vigild reads one YAML file at start-up (vigil.yaml.example at the top of
+ * the repository lists every key). The loader walks libyaml's document tree
+ * rather than its event stream so that every value keeps its line and
+ * column: each mistake comes back as one line, "FILE:LINE:COL: key.path:
+ * what is wrong", which is enough to fix the file without reading this code.
+ *
+ * Loading is all or nothing. The file is applied to a copy of the caller's
+ * configuration, and the copy replaces it only once every key was accepted;
+ * on any failure the caller's configuration is left exactly as it was
+ * (defaults, or whatever an earlier load put there), so it is always safe to
+ * use or to cp_config_free.
+ *
+ * A key that is given replaces its value whole: `eal:`, `ports:` and the
+ * telemetry port lists are never merged with what was there before. A key
+ * given with no value at all (`ports:` followed only by comments) is taken as
+ * an empty list or an empty mapping.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <yaml.h>
+
+#include "controlplane.h"
+
+/* ------------------------------------------------------------------------ */
+/* Defaults and limits                                                       */
+/* ------------------------------------------------------------------------ */
+
+/* No PCI scan, no hugepages, no shared config: runs anywhere, for pcap and tests. */
+static const char *const default_eal[] = {"--no-pci", "--no-huge", "--no-shconf", "-m", "512"};
+
+#define DEFAULT_HL7_PORT 2575
+#define DEFAULT_VTP_PORT 4575
+#define DEFAULT_MBUF_CACHE 256
+#define DEFAULT_DESC 1024
+
+#define DESC_MIN 64
+#define DESC_MAX 16384
+#define MBUF_CACHE_MAX 512 /* RTE_MEMPOOL_CACHE_MAX_SIZE */
+#define MBUFS_MAX (1u << 24)
+#define STATS_INTERVAL_MAX 86400
+#define CONFIG_FILE_MAX (1u << 20) /* a config file is small; this catches /dev/zero */
+
+#define KEY_PATH_LEN 96	   /* "ports[7].addresses[16]" and the like */
+#define SHOWN_VALUE_LEN 72 /* how much of a bad value an error message quotes */
+
+int
+cp_config_defaults(struct cp_config *c)
+{
+	size_t i;
+
+	memset(c, 0, sizeof(*c));
+	for (i = 0; i < sizeof(default_eal) / sizeof(default_eal[0]); i++) {
+		c->eal[i] = strdup(default_eal[i]);
+		if (c->eal[i] == NULL) {
+			cp_config_free(c);
+			return -ENOMEM;
+		}
+		c->n_eal++;
+	}
+	c->workers = 1;
+	c->n_hl7_ports = 1;
+	c->hl7_ports[0] = DEFAULT_HL7_PORT;
+	c->n_vtp_ports = 1;
+	c->vtp_ports[0] = DEFAULT_VTP_PORT;
+	c->udp_checksum = true;
+	c->mbufs = 0;
+	c->mbuf_cache = DEFAULT_MBUF_CACHE;
+	c->rx_desc = DEFAULT_DESC;
+	c->tx_desc = DEFAULT_DESC;
+	c->promiscuous = true;
+	c->stats_interval = 0;
+	return 0;
+}
+
+/*
+ * The counts say which strings are owned: a caller that drops ports by
+ * freeing them and lowering n_ports may leave stale pointers past the count.
+ * The struct is zeroed after, so a second cp_config_free is harmless.
+ */
+void
+cp_config_free(struct cp_config *c)
+{
+	unsigned i;
+
+	if (c == NULL)
+		return;
+	free(c->path);
+	for (i = 0; i < c->n_eal && i < CP_MAX_EAL_ARGS; i++)
+		free(c->eal[i]);
+	for (i = 0; i < c->n_ports && i < DP_MAX_PORTS; i++)
+		free(c->port[i].device);
+	memset(c, 0, sizeof(*c));
+}
+
+/* A deep copy: the loader works on one so that a failed load changes nothing. */
+static int
+config_copy(struct cp_config *dst, const struct cp_config *src)
+{
+	unsigned i;
+
+	*dst = *src;
+	dst->path = NULL;
+	memset(dst->eal, 0, sizeof(dst->eal));
+	for (i = 0; i < DP_MAX_PORTS; i++)
+		dst->port[i].device = NULL;
+
+	if (src->path != NULL && (dst->path = strdup(src->path)) == NULL)
+		goto nomem;
+	for (i = 0; i < src->n_eal && i < CP_MAX_EAL_ARGS; i++)
+		if ((dst->eal[i] = strdup(src->eal[i])) == NULL)
+			goto nomem;
+	for (i = 0; i < src->n_ports && i < DP_MAX_PORTS; i++)
+		if ((dst->port[i].device = strdup(src->port[i].device)) == NULL)
+			goto nomem;
+	return 0;
+nomem:
+	cp_config_free(dst);
+	return -ENOMEM;
+}
+
+int
+cp_config_add_port(struct cp_config *c, const char *device)
+{
+	struct cp_port_config *port;
+
+	if (device == NULL || device[0] == '\0')
+		return -EINVAL;
+	if (c->n_ports >= DP_MAX_PORTS)
+		return -E2BIG;
+	port = &c->port[c->n_ports];
+	memset(port, 0, sizeof(*port));
+	port->device = strdup(device);
+	if (port->device == NULL)
+		return -ENOMEM;
+	c->n_ports++;
+	return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Error messages                                                            */
+/* ------------------------------------------------------------------------ */
+
+/* The loader's state: the document, the copy it fills, where errors go. */
+struct loader {
+	yaml_document_t *doc;
+	struct cp_config *c;
+	const char *name; /* the file name errors start with */
+	char *err;
+	size_t errlen;
+};
+
+/* "NAME:LINE:COL: PATH: message" (or without "PATH: " at the top level). */
+static void
+vset_error(char *err, size_t errlen, const char *name, size_t line, size_t col, const char *path,
+	   const char *fmt, va_list ap)
+{
+	int n;
+
+	if (err == NULL || errlen == 0)
+		return;
+	n = snprintf(err, errlen, "%s:%zu:%zu: %s%s", name, line, col, path,
+		     path[0] != '\0' ? ": " : "");
+	if (n < 0 || (size_t)n >= errlen)
+		return;
+	vsnprintf(err + n, errlen - (size_t)n, fmt, ap);
+}
+
+static void
+set_error(char *err, size_t errlen, const char *name, size_t line, size_t col, const char *path,
+	  const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vset_error(err, errlen, name, line, col, path, fmt, ap);
+	va_end(ap);
+}
+
+/* Report a problem with @p node at its position (libyaml counts from 0). */
+static int
+node_error(struct loader *ld, const yaml_node_t *node, const char *path, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vset_error(ld->err, ld->errlen, ld->name, node->start_mark.line + 1,
+		   node->start_mark.column + 1, path, fmt, ap);
+	va_end(ap);
+	return -EINVAL;
+}
+
+/*
+ * A scalar's text as an error message may quote it: control characters as
+ * \xNN and long values cut, so the message stays one readable line.
+ */
+static const char *
+shown(const yaml_node_t *node, char buf[SHOWN_VALUE_LEN])
+{
+	const unsigned char *s = node->data.scalar.value;
+	size_t len = node->data.scalar.length, i, o = 0;
+
+	for (i = 0; i < len; i++) {
+		if (o + 8 >= SHOWN_VALUE_LEN) {
+			memcpy(buf + o, "...", 4);
+			return buf;
+		}
+		if (s[i] < 0x20 || s[i] == 0x7f)
+			o += (size_t)snprintf(buf + o, SHOWN_VALUE_LEN - o, "\\x%02x", s[i]);
+		else
+			buf[o++] = (char)s[i];
+	}
+	buf[o] = '\0';
+	return buf;
+}
+
+/* YAML's null: a key with nothing after it, or ~ / null. */
+static bool
+is_null(const yaml_node_t *node)
+{
+	const char *s;
+
+	if (node->type != YAML_SCALAR_NODE || node->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+		return false;
+	s = (const char *)node->data.scalar.value;
+	return s[0] == '\0' || strcmp(s, "~") == 0 || strcmp(s, "null") == 0 ||
+	       strcmp(s, "Null") == 0 || strcmp(s, "NULL") == 0;
+}
+
+/* What a node is, for "expected X, got Y". */
+static const char *
+node_kind(const yaml_node_t *node, char buf[SHOWN_VALUE_LEN + 2])
+{
+	char value[SHOWN_VALUE_LEN];
+
+	if (is_null(node))
+		return "nothing";
+	switch (node->type) {
+	case YAML_SCALAR_NODE:
+		snprintf(buf, SHOWN_VALUE_LEN + 2, "'%s'", shown(node, value));
+		return buf;
+	case YAML_SEQUENCE_NODE:
+		return "a list";
+	case YAML_MAPPING_NODE:
+		return "a mapping";
+	default:
+		return "nothing";
+	}
+}
+
+static int
+wrong_type(struct loader *ld, const yaml_node_t *node, const char *path, const char *expected)
+{
+	char kind[SHOWN_VALUE_LEN + 2];
+
+	return node_error(ld, node, path, "expected %s, got %s", expected, node_kind(node, kind));
+}
+
+/* ------------------------------------------------------------------------ */
+/* Values                                                                    */
+/* ------------------------------------------------------------------------ */
+
+/* The text of a scalar that must hold a value (not null, not a list). */
+static int
+get_scalar(struct loader *ld, const yaml_node_t *node, const char *path, const char *expected,
+	   const char **out)
+{
+	if (node->type != YAML_SCALAR_NODE || is_null(node))
+		return wrong_type(ld, node, path, expected);
+	if (strlen((const char *)node->data.scalar.value) != node->data.scalar.length)
+		return node_error(ld, node, path, "contains a NUL character");
+	*out = (const char *)node->data.scalar.value;
+	return 0;
+}
+
+/*
+ * A strictly decimal number: digits only (no sign, no hex, no leading zero,
+ * which YAML 1.1 would read as octal), within [lo, hi]. @p what names the
+ * kind of value in the out-of-range message ("a UDP port"); NULL says
+ * "out of range".
+ */
+static int
+get_number(struct loader *ld, const yaml_node_t *node, const char *path, unsigned long lo,
+	   unsigned long hi, const char *what, unsigned long *out)
+{
+	char value[SHOWN_VALUE_LEN];
+	unsigned long v;
+	const char *s;
+	char *end;
+	size_t i;
+	int rc;
+
+	rc = get_scalar(ld, node, path, "a number", &s);
+	if (rc < 0)
+		return rc;
+	for (i = 0; s[i] != '\0'; i++)
+		if (s[i] < '0' || s[i] > '9')
+			break;
+	if (i == 0 || s[i] != '\0' || (s[0] == '0' && s[1] != '\0'))
+		return node_error(ld, node, path, "'%s' is not a decimal number",
+				  shown(node, value));
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (*end != '\0')
+		return node_error(ld, node, path, "'%s' is not a decimal number",
+				  shown(node, value));
+	if (errno == ERANGE || v < lo || v > hi) {
+		if (what != NULL)
+			return node_error(ld, node, path, "%s is not %s (%lu..%lu)",
+					  shown(node, value), what, lo, hi);
+		return node_error(ld, node, path, "%s is out of range (%lu..%lu)",
+				  shown(node, value), lo, hi);
+	}
+	*out = v;
+	return 0;
+}
+
+static int
+get_bool(struct loader *ld, const yaml_node_t *node, const char *path, bool *out)
+{
+	static const char *const yes[] = {"true", "yes", "on"};
+	static const char *const no[] = {"false", "no", "off"};
+	char value[SHOWN_VALUE_LEN];
+	const char *s;
+	size_t i;
+	int rc;
+
+	rc = get_scalar(ld, node, path, "true or false", &s);
+	if (rc < 0)
+		return rc;
+	for (i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+		if (strcasecmp(s, yes[i]) == 0) {
+			*out = true;
+			return 0;
+		}
+		if (strcasecmp(s, no[i]) == 0) {
+			*out = false;
+			return 0;
+		}
+	}
+	return node_error(ld, node, path, "'%s' is not a boolean (true/false, yes/no, on/off)",
+			  shown(node, value));
+}
+
+/* A non-empty string, copied; *out must be free()d by the caller. */
+static int
+get_string(struct loader *ld, const yaml_node_t *node, const char *path, char **out)
+{
+	const char *s;
+	int rc;
+
+	rc = get_scalar(ld, node, path, "a string", &s);
+	if (rc < 0)
+		return rc;
+	if (s[0] == '\0')
+		return node_error(ld, node, path, "must not be empty");
+	*out = strdup(s);
+	return *out == NULL ? -ENOMEM : 0;
+}
+
+/* The items of a list; a null value is an empty list. */
+static int
+get_list(struct loader *ld, const yaml_node_t *node, const char *path, yaml_node_item_t **items,
+	 size_t *n_items)
+{
+	if (is_null(node)) {
+		*items = NULL;
+		*n_items = 0;
+		return 0;
+	}
+	if (node->type != YAML_SEQUENCE_NODE)
+		return wrong_type(ld, node, path, "a list");
+	*items = node->data.sequence.items.start;
+	*n_items = (size_t)(node->data.sequence.items.top - node->data.sequence.items.start);
+	return 0;
+}
+
+static void
+item_path(char path[KEY_PATH_LEN], const char *list_path, size_t index)
+{
+	snprintf(path, KEY_PATH_LEN, "%s[%zu]", list_path, index);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Mappings                                                                  */
+/* ------------------------------------------------------------------------ */
+
+struct key_def {
+	const char *name;
+	int (*parse)(struct loader *ld, const yaml_node_t *value, const char *path, void *target);
+};
+
+#define MAX_KEYS 16
+
+/*
+ * Check every key of @p map against @p keys and hand each value to its
+ * parser. values[i] is set to the value node of keys[i] when the key was
+ * given (NULL otherwise), for the checks that span keys. A null value is an
+ * empty mapping.
+ */
+static int
+walk_mapping(struct loader *ld, const yaml_node_t *map, const char *path,
+	     const struct key_def *keys, size_t n_keys, void *target,
+	     const yaml_node_t *values[MAX_KEYS])
+{
+	const yaml_node_t *key_nodes[MAX_KEYS] = {NULL};
+	char child[KEY_PATH_LEN], known[256], value[SHOWN_VALUE_LEN];
+	const yaml_node_pair_t *pair;
+	size_t i, o = 0;
+	int rc;
+
+	for (i = 0; i < n_keys; i++)
+		values[i] = NULL;
+	if (is_null(map))
+		return 0;
+	if (map->type != YAML_MAPPING_NODE)
+		return wrong_type(ld, map, path, "a mapping");
+
+	for (pair = map->data.mapping.pairs.start; pair < map->data.mapping.pairs.top; pair++) {
+		const yaml_node_t *key = yaml_document_get_node(ld->doc, pair->key);
+		const yaml_node_t *val = yaml_document_get_node(ld->doc, pair->value);
+		const char *name;
+
+		if (key->type != YAML_SCALAR_NODE)
+			return wrong_type(ld, key, path, "a key name");
+		name = (const char *)key->data.scalar.value;
+		for (i = 0; i < n_keys; i++)
+			if (key->data.scalar.length == strlen(keys[i].name) &&
+			    strcmp(name, keys[i].name) == 0)
+				break;
+		if (i == n_keys) {
+			for (i = 0; i < n_keys; i++)
+				o += (size_t)snprintf(known + o, sizeof(known) - o, "%s%s",
+						      i > 0 ? ", " : "", keys[i].name);
+			return node_error(ld, key, path, "unknown key '%s' (known keys: %s)",
+					  shown(key, value), known);
+		}
+		if (key_nodes[i] != NULL)
+			return node_error(ld, key, path, "duplicate key '%s' (first on line %zu)",
+					  keys[i].name, key_nodes[i]->start_mark.line + 1);
+		key_nodes[i] = key;
+		values[i] = val;
+		snprintf(child, sizeof(child), "%s%s%s", path, path[0] != '\0' ? "." : "",
+			 keys[i].name);
+		rc = keys[i].parse(ld, val, child, target);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* eal, workers, rx_desc, tx_desc, promiscuous, stats_interval               */
+/* ------------------------------------------------------------------------ */
+
+static int
+parse_eal(struct loader *ld, const yaml_node_t *value, const char *path, void *target)
+{
+	struct cp_config *c = target;
+	yaml_node_item_t *items;
+	char item[KEY_PATH_LEN];
+	size_t n, i;
+	int rc;
+
+	rc = get_list(ld, value, path, &items, &n);
+	if (rc < 0)
+		return rc;
+	for (i = 0; i < c->n_eal; i++) {
+		free(c->eal[i]);
+		c->eal[i] = NULL;
+	}
+	c->n_eal = 0;
+	for (i = 0; i < n; i++) {
+		const yaml_node_t *arg = yaml_document_get_node(ld->doc, items[i]);
+
+		item_path(item, path, i);
+		if (i >= CP_MAX_EAL_ARGS)
+			return node_error(ld, arg, item, "more than %d EAL arguments",
+					  CP_MAX_EAL_ARGS);
+		rc = get_string(ld, arg, item, &c->eal[i]);
+		if (rc < 0)
+			return rc;
+		c->n_eal++;
+	}
+	return 0;
+}
+
+static int
+parse_workers(struct loader *ld, const yaml_node_t *value, const char *path, void *target)
+{
+	struct cp_config *c = target;
+	unsigned long v;
+	int rc;
+
+	rc = get_number(ld, value, path, 1, DP_MAX_WORKERS, NULL, &v);
+	if (rc == 0)
+		c->workers = (unsigned)v;
+	return rc;
+}
+
+static int
+get_desc(struct loader *ld, const yaml_node_t *value, const char *path, uint16_t *out)
+{
+	char shown_value[SHOWN_VALUE_LEN];
+	unsigned long v;
+	int rc;
+
+	rc = get_number(ld, value, path, DESC_MIN, DESC_MAX, NULL, &v);
+	if (rc < 0)
+		return rc;
+	if ((v & (v - 1)) != 0)
+		return node_error(ld, value, path, "%s is not a power of two (%d..%d)",
+				  shown(value, shown_value), DESC_MIN, DESC_MAX);
+	*out = (uint16_t)v;
+	return 0;
+}
+
+static int
+parse_rx_desc(struct loader *ld, const yaml_node_t *value, const char *path, void *target)
+{
+	return get_desc(ld, value, path, &((struct cp_config *)target)->rx_desc);
+}
+
+static int
+parse_tx_desc(struct loader *ld, const yaml_node_t *value, const char *path, void *target)
+{
+	return get_desc(ld, value, path, &((struct cp_config *)target)->tx_desc);
+}
+
+static int
+parse_promiscuous(struct loader *ld, const yaml_node_t *value, const char *path, void *target)
+{
+	return get_bool(ld, value, path, &((struct cp_config *)target)->promiscuous);
+}
+
+static int
+parse_stats_interval(struct loader *ld, const yaml_node_t *value, const char *path, void *target)
+{
+	struct cp_config *c = target;
+	unsigned long v;
+	int rc;
+
+	rc = get_number(ld, value, path, 0, STATS_INTERVAL_MAX, NULL, &v);
+	if (rc == 0)
+		c->stats_interval = (unsigned)v;
+	return rc;
+}
+
+/* ------------------------------------------------------------------------ */
+/* ports                                                                     */
+/* ------------------------------------------------------------------------ */
+
+/* The device's name: the part before the first ',' (vdev arguments, devargs). */
+static size_t
+device_name_len(const char *device)
+{
+	return strcspn(device, ",");
+}
+
+static bool
+host_ipv4(uint32_t addr_be)
+{
+	uint32_t a = ntohl(addr_be);
+
+	return a != 0 && a != 0xffffffffu && (a & 0xf0000000u) != 0xe0000000u;
+}
+
+static bool
+host_ipv6(const uint8_t addr[16])
+{
+	static const uint8_t unspecified[16];
+
+	return addr[0] != 0xff && memcmp(addr, unspecified, 16) != 0;
+}
+
+static int
+parse_port_device(struct loader *ld, const yaml_node_t *value, const char *path, void *target)
+{
+	struct cp_port_config *port = target;
+
+	return get_string(ld, value, path, &port->device);
+}
+
+static int
+parse_port_addresses(struct loader *ld, const yaml_node_t *value, const char *path, void *target)
+{
+	struct cp_port_config *port = target;
+	char item[KEY_PATH_LEN], shown_value[SHOWN_VALUE_LEN];
+	yaml_node_item_t *items;
+	size_t n, i, j;
+	int rc;
+
+	rc = get_list(ld, value, path, &items, &n);
+	if (rc < 0)
+		return rc;
+	port->n_ipv4 = 0;
+	port->n_ipv6 = 0;
+	for (i = 0; i < n; i++) {
+		const yaml_node_t *addr = yaml_document_get_node(ld->doc, items[i]);
+		uint8_t v6[16];
+		uint32_t v4;
+		const char *s;
+
+		item_path(item, path, i);
+		rc = get_scalar(ld, addr, item, "an IPv4 or IPv6 address", &s);
+		if (rc < 0)
+			return rc;
+		if (inet_pton(AF_INET, s, &v4) == 1) {
+			if (!host_ipv4(v4))
+				return node_error(ld, addr, item,
+						  "%s cannot be the appliance's own address "
+						  "(unspecified, broadcast or multicast)",
+						  s);
+			for (j = 0; j < port->n_ipv4; j++)
+				if (port->ipv4[j] == v4)
+					return node_error(ld, addr, item, "%s is listed twice", s);
+			if (port->n_ipv4 >= DP_MAX_ADDRS)
+				return node_error(ld, addr, item, "more than %d IPv4 addresses",
+						  DP_MAX_ADDRS);
+			port->ipv4[port->n_ipv4++] = v4;
+		} else if (inet_pton(AF_INET6, s, v6) == 1) {
+			if (!host_ipv6(v6))
+				return node_error(ld, addr, item,
+						  "%s cannot be the appliance's own address "
+						  "(unspecified or multicast)",
+						  s);
+			for (j = 0; j < port->n_ipv6; j++)
+				if (memcmp(port->ipv6[j], v6, 16) == 0)
+					return node_error(ld, addr, item, "%s is listed twice", s);
+			if (port->n_ipv6 >= DP_MAX_ADDRS)
+				return node_error(ld, addr, item, "more than %d IPv6 addresses",
+						  DP_MAX_ADDRS);
+			memcpy(port->ipv6[port->n_ipv6++], v6, 16);
+		} else {
+			return node_error(ld, addr, item, "'%s' is not an IPv4 or IPv6 address",
+					  shown(addr, shown_value));
+		}
+	}
+	return 0;
+}
+
+static const struct key_def port_keys[] = {
+	{"device", parse_port_device},
+	{"addresses", parse_port_addresses},
+};
+#define PORT_KEY_DEVICE 0
+
+static int
+parse_ports(struct loader *ld, const yaml_node_t *value, const char *path, void *target)
+{
+	struct cp_config *c = target;
+	const yaml_node_t *values[MAX_KEYS];
+	char item[KEY_PATH_LEN];
+	yaml_node_item_t *items;
+	size_t n, i, j;
+	int rc;
+
+	rc = get_list(ld, value, path, &items, &n);
+	if (rc < 0)
+		return rc;
+	for (i = 0; i < c->n_ports; i++)
+		free(c->port[i].device);
+	memset(c->port, 0, sizeof(c->port));
+	c->n_ports = 0;
+	for (i = 0; i < n; i++) {
+		const yaml_node_t *node = yaml_document_get_node(ld->doc, items[i]);
+		struct cp_port_config *port = &c->port[i];
+		size_t name_len;
+
+		item_path(item, path, i);
+		if (i >= DP_MAX_PORTS)
+			return node_error(ld, node, item, "more than %d ports", DP_MAX_PORTS);
+		c->n_ports++; /* counted now so that a failure frees what was parsed */
+		if (node->type == YAML_MAPPING_NODE) {
+			rc = walk_mapping(ld, node, item, port_keys,
+					  sizeof(port_keys) / sizeof(port_keys[0]), port, values);
+			if (rc < 0)
+				return rc;
+			if (values[PORT_KEY_DEVICE] == NULL)
+				return node_error(ld, node, item, "'device' is required");
+		} else if (node->type == YAML_SCALAR_NODE && !is_null(node)) {
+			rc = get_string(ld, node, item, &port->device);
+			if (rc < 0)
+				return rc;
+		} else {
+			return wrong_type(ld, node, item, "a device string or a mapping");
+		}
+		/* The EAL refuses two devices of one name (vdev) or address (PCI). */
+		name_len = device_name_len(port->device);
+		for (j = 0; j < i; j++)
+			if (device_name_len(c->port[j].device) == name_len &&
+			    memcmp(c->port[j].device, port->device, name_len) == 0)
+				return node_error(ld, node, item,
+						  "device '%.*s' is also ports[%zu]", (int)name_len,
+						  port->device, j);
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* telemetry, mempool                                                        */
+/* ------------------------------------------------------------------------ */
+
+static int
+get_udp_ports(struct loader *ld, const yaml_node_t *value, const char *path, unsigned min_count,
+	      uint16_t ports[DP_MAX_TELEMETRY_PORTS], uint8_t *n_ports)
+{
+	char item[KEY_PATH_LEN];
+	yaml_node_item_t *items;
+	unsigned long v;
+	size_t n, i, j;
+	int rc;
+
+	rc = get_list(ld, value, path, &items, &n);
+	if (rc < 0)
+		return rc;
+	if (n < min_count)
+		return node_error(ld, value, path, "at least %u port%s required", min_count,
+				  min_count == 1 ? " is" : "s are");
+	for (i = 0; i < n; i++) {
+		const yaml_node_t *node = yaml_document_get_node(ld->doc, items[i]);
+
+		item_path(item, path, i);
+		if (i >= DP_MAX_TELEMETRY_PORTS)
+			return node_error(ld, node, item, "more than %d ports",
+					  DP_MAX_TELEMETRY_PORTS);
+		rc = get_number(ld, node, item, 1, 65535, "a UDP port", &v);
+		if (rc < 0)
+			return rc;
+		for (j = 0; j < i; j++)
+			if (ports[j] == v)
+				return node_error(ld, node, item, "%lu is listed twice", v);
+		ports[i] = (uint16_t)v;
+	}
+	*n_ports = (uint8_t)n;
+	return 0;
+}
+
+static int
+parse_hl7_ports(struct loader *ld, const yaml_node_t *value, const char *path, void *target)
+{
+	struct cp_config *c = target;
+
+	return get_udp_ports(ld, value, path, 1, c->hl7_ports, &c->n_hl7_ports);
+}
+
+static int
+parse_vtp_ports(struct loader *ld, const yaml_node_t *value, const char *path, void *target)
+{
+	struct cp_config *c = target;
+
+	return get_udp_ports(ld, value, path, 0, c->vtp_ports, &c->n_vtp_ports);
+}
+
+static int
+parse_udp_checksum(struct loader *ld, const yaml_node_t *value, const char *path, void *target)
+{
+	return get_bool(ld, value, path, &((struct cp_config *)target)->udp_checksum);
+}
+
+static const struct key_def telemetry_keys[] = {
+	{"hl7_ports", parse_hl7_ports},
+	{"vtp_ports", parse_vtp_ports},
+	{"udp_checksum", parse_udp_checksum},
+};
+#define TELEMETRY_KEY_HL7 0
+#define TELEMETRY_KEY_VTP 1
+
+static int
+parse_telemetry(struct loader *ld, const yaml_node_t *value, const char *path, void *target)
+{
+	struct cp_config *c = target;
+	const yaml_node_t *values[MAX_KEYS];
+	char item[KEY_PATH_LEN];
+	unsigned h, v;
+	int rc;
+
+	rc = walk_mapping(ld, value, path, telemetry_keys,
+			  sizeof(telemetry_keys) / sizeof(telemetry_keys[0]), c, values);
+	if (rc < 0)
+		return rc;
+
+	/* A port in both lists would be decoded as one kind only: say so. */
+	if (values[TELEMETRY_KEY_HL7] == NULL && values[TELEMETRY_KEY_VTP] == NULL)
+		return 0; /* neither list given here: an earlier load's values stand */
+	for (v = 0; v < c->n_vtp_ports; v++)
+		for (h = 0; h < c->n_hl7_ports; h++) {
+			const yaml_node_t *list, *node;
+
+			if (c->vtp_ports[v] != c->hl7_ports[h])
+				continue;
+			/* Point at the list this file gave (the other kept its value). */
+			if (values[TELEMETRY_KEY_VTP] != NULL) {
+				list = values[TELEMETRY_KEY_VTP];
+				snprintf(item, sizeof(item), "%s.vtp_ports[%u]", path, v);
+				node = yaml_document_get_node(ld->doc,
+							      list->data.sequence.items.start[v]);
+				return node_error(ld, node, item, "%u is also an HL7 port",
+						  c->vtp_ports[v]);
+			}
+			list = values[TELEMETRY_KEY_HL7];
+			snprintf(item, sizeof(item), "%s.hl7_ports[%u]", path, h);
+			node = yaml_document_get_node(ld->doc, list->data.sequence.items.start[h]);
+			return node_error(ld, node, item, "%u is also a VTP port", c->hl7_ports[h]);
+		}
+	return 0;
+}
+
+static int
+parse_mbufs(struct loader *ld, const yaml_node_t *value, const char *path, void *target)
+{
+	struct cp_config *c = target;
+	unsigned long v;
+	int rc;
+
+	rc = get_number(ld, value, path, 0, MBUFS_MAX, NULL, &v);
+	if (rc == 0)
+		c->mbufs = (unsigned)v;
+	return rc;
+}
+
+static int
+parse_mbuf_cache(struct loader *ld, const yaml_node_t *value, const char *path, void *target)
+{
+	struct cp_config *c = target;
+	unsigned long v;
+	int rc;
+
+	rc = get_number(ld, value, path, 0, MBUF_CACHE_MAX, NULL, &v);
+	if (rc == 0)
+		c->mbuf_cache = (unsigned)v;
+	return rc;
+}
+
+static const struct key_def mempool_keys[] = {
+	{"mbufs", parse_mbufs},
+	{"cache", parse_mbuf_cache},
+};
+#define MEMPOOL_KEY_MBUFS 0
+#define MEMPOOL_KEY_CACHE 1
+
+static int
+parse_mempool(struct loader *ld, const yaml_node_t *value, const char *path, void *target)
+{
+	struct cp_config *c = target;
+	const yaml_node_t *values[MAX_KEYS], *node;
+	char key[KEY_PATH_LEN];
+	int rc;
+
+	rc = walk_mapping(ld, value, path, mempool_keys,
+			  sizeof(mempool_keys) / sizeof(mempool_keys[0]), c, values);
+	if (rc < 0)
+		return rc;
+	/* rte_mempool_create refuses a pool smaller than 1.5 caches; say it here. */
+	if (c->mbufs != 0 && (unsigned long)c->mbufs < (unsigned long)c->mbuf_cache * 3 / 2) {
+		node = values[MEMPOOL_KEY_MBUFS] != NULL ? values[MEMPOOL_KEY_MBUFS]
+							 : values[MEMPOOL_KEY_CACHE];
+		if (node == NULL)
+			return 0; /* neither given here: an earlier load's values stand */
+		snprintf(key, sizeof(key), "%s.%s", path,
+			 node == values[MEMPOOL_KEY_MBUFS] ? "mbufs" : "cache");
+		return node_error(ld, node, key,
+				  "%u mbufs cannot feed a cache of %u (DPDK needs mbufs >= 1.5 x "
+				  "cache = %u; raise mbufs or lower cache)",
+				  c->mbufs, c->mbuf_cache, c->mbuf_cache * 3 / 2);
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* The document                                                              */
+/* ------------------------------------------------------------------------ */
+
+static const struct key_def top_keys[] = {
+	{"eal", parse_eal},
+	{"workers", parse_workers},
+	{"ports", parse_ports},
+	{"telemetry", parse_telemetry},
+	{"mempool", parse_mempool},
+	{"rx_desc", parse_rx_desc},
+	{"tx_desc", parse_tx_desc},
+	{"promiscuous", parse_promiscuous},
+	{"stats_interval", parse_stats_interval},
+};
+
+static int
+parse_root(struct loader *ld, const yaml_node_t *root)
+{
+	const yaml_node_t *values[MAX_KEYS];
+	char kind[SHOWN_VALUE_LEN + 2];
+
+	if (is_null(root))
+		return 0; /* "---" and nothing else */
+	if (root->type != YAML_MAPPING_NODE)
+		return node_error(ld, root, "",
+				  "the top level must be a mapping (key: value), got %s",
+				  node_kind(root, kind));
+	return walk_mapping(ld, root, "", top_keys, sizeof(top_keys) / sizeof(top_keys[0]), ld->c,
+			    values);
+}
+
+/*
+ * libyaml's own error: its problem text at its problem mark. A reader error
+ * (bad UTF-8, a control character) only has a byte offset, turned here into
+ * a line and a column of characters.
+ */
+static int
+syntax_error(const yaml_parser_t *parser, const char *yaml, size_t len, const char *name, char *err,
+	     size_t errlen)
+{
+	const char *problem = parser->problem != NULL ? parser->problem : "cannot be parsed";
+	size_t line = parser->problem_mark.line, col = parser->problem_mark.column, i;
+
+	if (parser->error == YAML_MEMORY_ERROR) {
+		if (err != NULL && errlen > 0)
+			snprintf(err, errlen, "%s: out of memory while parsing", name);
+		return -ENOMEM;
+	}
+	if (parser->error == YAML_READER_ERROR) {
+		line = 0;
+		col = 0;
+		for (i = 0; i < parser->problem_offset && i < len; i++) {
+			if (yaml[i] == '\n') {
+				line++;
+				col = 0;
+			} else if (((unsigned char)yaml[i] & 0xc0) != 0x80) {
+				col++;
+			}
+		}
+		if (parser->problem_value >= 0)
+			set_error(err, errlen, name, line + 1, col + 1, "", "%s (byte 0x%02x)",
+				  problem, (unsigned)parser->problem_value);
+		else
+			set_error(err, errlen, name, line + 1, col + 1, "", "%s", problem);
+		return -EINVAL;
+	}
+	if (parser->context != NULL &&
+	    (parser->context_mark.line != line || parser->context_mark.column != col))
+		set_error(err, errlen, name, line + 1, col + 1, "", "%s (%s at %zu:%zu)", problem,
+			  parser->context, parser->context_mark.line + 1,
+			  parser->context_mark.column + 1);
+	else if (parser->context != NULL)
+		set_error(err, errlen, name, line + 1, col + 1, "", "%s (%s)", problem,
+			  parser->context);
+	else
+		set_error(err, errlen, name, line + 1, col + 1, "", "%s", problem);
+	return -EINVAL;
+}
+
+/*
+ * Apply @p yaml to a copy of @p c and, if every key was accepted, put the
+ * copy in its place (with path set to @p file when it is not NULL).
+ */
+static int
+load_buffer(struct cp_config *c, const char *yaml, size_t len, const char *name, const char *file,
+	    char *err, size_t errlen)
+{
+	bool parser_ready = false, doc_loaded = false;
+	yaml_document_t doc, extra;
+	struct cp_config next;
+	yaml_parser_t parser;
+	const yaml_node_t *root;
+	struct loader ld;
+	int rc;
+
+	rc = config_copy(&next, c);
+	if (rc < 0) {
+		if (err != NULL && errlen > 0)
+			snprintf(err, errlen, "%s: out of memory", name);
+		return rc;
+	}
+	if (!yaml_parser_initialize(&parser)) {
+		rc = -ENOMEM;
+		if (err != NULL && errlen > 0)
+			snprintf(err, errlen, "%s: out of memory", name);
+		goto out;
+	}
+	parser_ready = true;
+	yaml_parser_set_input_string(&parser, (const unsigned char *)yaml, len);
+	if (!yaml_parser_load(&parser, &doc)) {
+		rc = syntax_error(&parser, yaml, len, name, err, errlen);
+		goto out;
+	}
+	doc_loaded = true;
+
+	ld = (struct loader){.doc = &doc, .c = &next, .name = name, .err = err, .errlen = errlen};
+	root = yaml_document_get_root_node(&doc);
+	if (root != NULL) {
+		rc = parse_root(&ld, root);
+		if (rc < 0)
+			goto out;
+	}
+
+	/* Anything after the first document would be silently ignored: refuse it. */
+	if (!yaml_parser_load(&parser, &extra)) {
+		rc = syntax_error(&parser, yaml, len, name, err, errlen);
+		goto out;
+	}
+	root = yaml_document_get_root_node(&extra);
+	if (root != NULL)
+		rc = node_error(&ld, root, "", "a second YAML document; vigil reads only one");
+	yaml_document_delete(&extra);
+	if (rc < 0)
+		goto out;
+
+	if (file != NULL) {
+		free(next.path);
+		next.path = strdup(file);
+		if (next.path == NULL) {
+			rc = -ENOMEM;
+			if (err != NULL && errlen > 0)
+				snprintf(err, errlen, "%s: out of memory", name);
+			goto out;
+		}
+	}
+	cp_config_free(c);
+	*c = next;
+	memset(&next, 0, sizeof(next));
+out:
+	cp_config_free(&next);
+	if (doc_loaded)
+		yaml_document_delete(&doc);
+	if (parser_ready)
+		yaml_parser_delete(&parser);
+	return rc;
+}
+
+int
+cp_config_load_string(struct cp_config *c, const char *yaml, size_t len, const char *name,
+		      char *err, size_t errlen)
+{
+	if (yaml == NULL)
+		yaml = "";
+	return load_buffer(c, yaml, len, name != NULL ? name : "<string>", NULL, err, errlen);
+}
+
+/* The whole file in memory (the reader-error offsets refer to it). */
+static int
+read_file(const char *path, char **out, size_t *out_len, char *err, size_t errlen)
+{
+	size_t len = 0, cap = 4096, n;
+	char *buf = NULL, *bigger;
+	FILE *f;
+	int rc = 0;
+
+	f = fopen(path, "rb");
+	if (f == NULL) {
+		rc = -errno;
+		goto out;
+	}
+	buf = malloc(cap);
+	if (buf == NULL) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (;;) {
+		if (len == cap) {
+			if (cap >= CONFIG_FILE_MAX) {
+				rc = -EFBIG;
+				goto out;
+			}
+			bigger = realloc(buf, cap * 2);
+			if (bigger == NULL) {
+				rc = -ENOMEM;
+				goto out;
+			}
+			buf = bigger;
+			cap *= 2;
+		}
+		n = fread(buf + len, 1, cap - len, f);
+		len += n;
+		if (n == 0) {
+			if (ferror(f))
+				rc = errno != 0 ? -errno : -EIO;
+			break;
+		}
+	}
+out:
+	if (f != NULL)
+		fclose(f);
+	if (rc < 0) {
+		free(buf);
+		if (err != NULL && errlen > 0) {
+			if (rc == -EFBIG)
+				snprintf(err, errlen, "%s: larger than %u bytes; not a vigil.yaml?",
+					 path, CONFIG_FILE_MAX);
+			else
+				snprintf(err, errlen, "%s: %s", path, strerror(-rc));
+		}
+		return rc;
+	}
+	*out = buf;
+	*out_len = len;
+	return 0;
+}
+
+int
+cp_config_load(struct cp_config *c, const char *path, char *err, size_t errlen)
+{
+	size_t len;
+	char *yaml;
+	int rc;
+
+	rc = read_file(path, &yaml, &len, err, errlen);
+	if (rc < 0)
+		return rc;
+	rc = load_buffer(c, yaml, len, path, path, err, errlen);
+	free(yaml);
+	return rc;
+}
+
+/* ------------------------------------------------------------------------ */
+/* The data plane's view, the EAL arguments                                  */
+/* ------------------------------------------------------------------------ */
+
+void
+cp_config_to_dp(const struct cp_config *c, struct dp_conf *dp)
+{
+	unsigned i;
+
+	memset(dp, 0, sizeof(*dp));
+	dp->n_ports = c->n_ports;
+	for (i = 0; i < c->n_ports && i < DP_MAX_PORTS; i++) {
+		const struct cp_port_config *port = &c->port[i];
+		struct dp_local *local = &dp->port[i].local;
+
+		dp->port[i].name = port->device;
+		local->n_ipv4 = port->n_ipv4;
+		local->n_ipv6 = port->n_ipv6;
+		memcpy(local->ipv4, port->ipv4, sizeof(local->ipv4));
+		memcpy(local->ipv6, port->ipv6, sizeof(local->ipv6));
+		local->n_hl7_ports = c->n_hl7_ports;
+		local->n_vtp_ports = c->n_vtp_ports;
+		memcpy(local->hl7_ports, c->hl7_ports, sizeof(local->hl7_ports));
+		memcpy(local->vtp_ports, c->vtp_ports, sizeof(local->vtp_ports));
+		local->udp_checksum = c->udp_checksum;
+	}
+	dp->n_workers = c->workers;
+	dp->n_mbufs = c->mbufs;
+	dp->mbuf_cache = c->mbuf_cache;
+	dp->rx_desc = c->rx_desc;
+	dp->tx_desc = c->tx_desc;
+	dp->promiscuous = c->promiscuous;
+}
+
+static bool
+hex_digits(const char *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f') ||
+		      (s[i] >= 'A' && s[i] <= 'F')))
+			return false;
+	return true;
+}
+
+/* DDDD:BB:DD.F or BB:DD.F (hex), optionally followed by ",devargs". */
+static bool
+is_pci_address(const char *device)
+{
+	size_t len = device_name_len(device);
+
+	if (len == 12) {
+		if (!hex_digits(device, 4) || device[4] != ':')
+			return false;
+		device += 5;
+		len -= 5;
+	}
+	return len == 7 && hex_digits(device, 2) && device[2] == ':' && hex_digits(device + 3, 2) &&
+	       device[5] == '.' && device[6] >= '0' && device[6] <= '7';
+}
+
+/* Does the eal: list choose the lcores itself (-l, -c, --lcores, joined or not)? */
+static bool
+names_lcores(const struct cp_config *c)
+{
+	unsigned i;
+
+	for (i = 0; i < c->n_eal; i++) {
+		const char *a = c->eal[i];
+
+		if (a[0] == '-' && (a[1] == 'l' || a[1] == 'c'))
+			return true;
+		if (strcmp(a, "--lcores") == 0 || strncmp(a, "--lcores=", 9) == 0)
+			return true;
+	}
+	return false;
+}
+
+static int
+push_arg(char **argv, size_t max, size_t *argc, const char *arg)
+{
+	if (*argc + 1 >= max) /* and one more for the NULL */
+		return -E2BIG;
+	argv[(*argc)++] = (char *)arg;
+	return 0;
+}
+
+int
+cp_eal_args(const struct cp_config *c, const char *argv0, char **argv, size_t max, char *scratch,
+	    size_t scratch_len)
+{
+	size_t argc = 0;
+	unsigned i;
+	int rc, n;
+
+	rc = push_arg(argv, max, &argc, argv0 != NULL ? argv0 : "vigild");
+	for (i = 0; rc == 0 && i < c->n_eal; i++)
+		rc = push_arg(argv, max, &argc, c->eal[i]);
+	if (rc == 0 && !names_lcores(c)) {
+		/* lcore 0 is the main lcore (the control plane), 1..workers the workers */
+		if (c->workers > 0)
+			n = snprintf(scratch, scratch_len, "0-%u", c->workers);
+		else
+			n = snprintf(scratch, scratch_len, "0");
+		if (n < 0 || (size_t)n >= scratch_len)
+			return -E2BIG;
+		rc = push_arg(argv, max, &argc, "-l");
+		if (rc == 0)
+			rc = push_arg(argv, max, &argc, scratch);
+	}
+	for (i = 0; rc == 0 && i < c->n_ports; i++) {
+		rc = push_arg(argv, max, &argc,
+			      is_pci_address(c->port[i].device) ? "-a" : "--vdev");
+		if (rc == 0)
+			rc = push_arg(argv, max, &argc, c->port[i].device);
+	}
+	if (rc < 0)
+		return rc;
+	argv[argc] = NULL;
+	return (int)argc;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Printing                                                                  */
+/* ------------------------------------------------------------------------ */
+
+/* A YAML double-quoted string: \" \\ and control characters escaped. */
+static void
+print_quoted(FILE *out, const char *s)
+{
+	fputc('"', out);
+	for (; *s != '\0'; s++) {
+		unsigned char ch = (unsigned char)*s;
+
+		if (ch == '"' || ch == '\\')
+			fprintf(out, "\\%c", ch);
+		else if (ch < 0x20 || ch == 0x7f)
+			fprintf(out, "\\x%02x", ch);
+		else
+			fputc(ch, out);
+	}
+	fputc('"', out);
+}
+
+static void
+print_udp_ports(FILE *out, const char *key, const uint16_t *ports, unsigned n)
+{
+	unsigned i;
+
+	fprintf(out, "  %s: [", key);
+	for (i = 0; i < n; i++)
+		fprintf(out, "%s%u", i > 0 ? ", " : "", ports[i]);
+	fputs("]\n", out);
+}
+
+void
+cp_config_print(const struct cp_config *c, FILE *out)
+{
+	char addr[INET6_ADDRSTRLEN];
+	unsigned i, j, n;
+
+	fputs("# vigil configuration: every key with the value in force\n", out);
+	fputs("eal: [", out);
+	for (i = 0; i < c->n_eal; i++) {
+		if (i > 0)
+			fputs(", ", out);
+		print_quoted(out, c->eal[i]);
+	}
+	fputs("]\n", out);
+	fprintf(out, "workers: %u\n", c->workers);
+	fputs(c->n_ports == 0 ? "ports: []\n" : "ports:\n", out);
+	for (i = 0; i < c->n_ports; i++) {
+		const struct cp_port_config *port = &c->port[i];
+
+		fputs("  - device: ", out);
+		print_quoted(out, port->device);
+		fputs("\n    addresses: [", out);
+		n = 0;
+		for (j = 0; j < port->n_ipv4; j++)
+			if (inet_ntop(AF_INET, &port->ipv4[j], addr, sizeof(addr)) != NULL)
+				fprintf(out, "%s\"%s\"", n++ > 0 ? ", " : "", addr);
+		for (j = 0; j < port->n_ipv6; j++)
+			if (inet_ntop(AF_INET6, port->ipv6[j], addr, sizeof(addr)) != NULL)
+				fprintf(out, "%s\"%s\"", n++ > 0 ? ", " : "", addr);
+		fputs("]\n", out);
+	}
+	fputs("telemetry:\n", out);
+	print_udp_ports(out, "hl7_ports", c->hl7_ports, c->n_hl7_ports);
+	print_udp_ports(out, "vtp_ports", c->vtp_ports, c->n_vtp_ports);
+	fprintf(out, "  udp_checksum: %s\n", c->udp_checksum ? "true" : "false");
+	fputs("mempool:\n", out);
+	fprintf(out, "  mbufs: %u\n", c->mbufs);
+	fprintf(out, "  cache: %u\n", c->mbuf_cache);
+	fprintf(out, "rx_desc: %u\n", (unsigned)c->rx_desc);
+	fprintf(out, "tx_desc: %u\n", (unsigned)c->tx_desc);
+	fprintf(out, "promiscuous: %s\n", c->promiscuous ? "true" : "false");
+	fprintf(out, "stats_interval: %u\n", c->stats_interval);
+}

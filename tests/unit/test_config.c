@@ -1,0 +1,978 @@
+/*
+ * test_config.c - unit tests of vigil.yaml loading (controlplane/config.c).
+ *
+ * The configuration is the operator's only interface before vigild runs, so
+ * these tests pin down what each key does, that every mistake is reported
+ * as "FILE:LINE:COL: key.path: what" with the exact text, that a failed load
+ * changes nothing, that --print-config reads back to the same
+ * configuration, and the EAL argument vector and the data plane's view
+ * built from it. The shipped vigil.yaml.example must load to the defaults.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <CUnit/CUnit.h>
+
+#include "controlplane.h"
+#include "cunit_main.h"
+
+#define ERR_LEN 512
+
+/* Every key set to something other than its default. */
+static const char full_yaml[] =
+	"# every key, none at its default\n"
+	"eal: [\"--no-huge\", \"-m\", \"256\", \"--file-prefix=vigil-test\"]\n"
+	"workers: 3\n"
+	"ports:\n"
+	"  - device: \"net_pcap0,rx_pcap=ward.pcap\"\n"
+	"    addresses: [192.0.2.1, \"2001:db8::1\", 198.51.100.7]\n"
+	"  - \"net_null0\"\n"
+	"  - device: 0000:03:00.0\n"
+	"    addresses: []\n"
+	"telemetry:\n"
+	"  hl7_ports: [2576, 2577]\n"
+	"  vtp_ports: []\n"
+	"  udp_checksum: no\n"
+	"mempool:\n"
+	"  mbufs: 8192\n"
+	"  cache: 128\n"
+	"rx_desc: 512\n"
+	"tx_desc: 2048\n"
+	"promiscuous: off\n"
+	"stats_interval: 10\n";
+
+static const uint8_t ipv6_2001_db8_1[16] = {0x20, 0x01, 0x0d, 0xb8, [15] = 1};
+
+static int
+load(struct cp_config *c, const char *yaml, char *err)
+{
+	return cp_config_load_string(c, yaml, strlen(yaml), "vigil.yaml", err, ERR_LEN);
+}
+
+static void
+assert_defaults(const struct cp_config *c)
+{
+	CU_ASSERT_EQUAL(c->n_eal, 5);
+	if (c->n_eal == 5) {
+		CU_ASSERT_STRING_EQUAL(c->eal[0], "--no-pci");
+		CU_ASSERT_STRING_EQUAL(c->eal[1], "--no-huge");
+		CU_ASSERT_STRING_EQUAL(c->eal[2], "--no-shconf");
+		CU_ASSERT_STRING_EQUAL(c->eal[3], "-m");
+		CU_ASSERT_STRING_EQUAL(c->eal[4], "512");
+	}
+	CU_ASSERT_PTR_NULL(c->eal[5]);
+	CU_ASSERT_EQUAL(c->workers, 1);
+	CU_ASSERT_EQUAL(c->n_ports, 0);
+	CU_ASSERT_EQUAL(c->n_hl7_ports, 1);
+	CU_ASSERT_EQUAL(c->hl7_ports[0], 2575);
+	CU_ASSERT_EQUAL(c->n_vtp_ports, 1);
+	CU_ASSERT_EQUAL(c->vtp_ports[0], 4575);
+	CU_ASSERT_TRUE(c->udp_checksum);
+	CU_ASSERT_EQUAL(c->mbufs, 0);
+	CU_ASSERT_EQUAL(c->mbuf_cache, 256);
+	CU_ASSERT_EQUAL(c->rx_desc, 1024);
+	CU_ASSERT_EQUAL(c->tx_desc, 1024);
+	CU_ASSERT_TRUE(c->promiscuous);
+	CU_ASSERT_EQUAL(c->stats_interval, 0);
+}
+
+/* What full_yaml says, key by key. */
+static void
+assert_full(const struct cp_config *c)
+{
+	CU_ASSERT_EQUAL(c->n_eal, 4);
+	if (c->n_eal == 4) {
+		CU_ASSERT_STRING_EQUAL(c->eal[0], "--no-huge");
+		CU_ASSERT_STRING_EQUAL(c->eal[1], "-m");
+		CU_ASSERT_STRING_EQUAL(c->eal[2], "256");
+		CU_ASSERT_STRING_EQUAL(c->eal[3], "--file-prefix=vigil-test");
+	}
+	CU_ASSERT_EQUAL(c->workers, 3);
+	CU_ASSERT_EQUAL(c->n_ports, 3);
+	if (c->n_ports == 3) {
+		CU_ASSERT_STRING_EQUAL(c->port[0].device, "net_pcap0,rx_pcap=ward.pcap");
+		CU_ASSERT_EQUAL(c->port[0].n_ipv4, 2);
+		CU_ASSERT_EQUAL(c->port[0].ipv4[0], htonl(0xc0000201));
+		CU_ASSERT_EQUAL(c->port[0].ipv4[1], htonl(0xc6336407));
+		CU_ASSERT_EQUAL(c->port[0].n_ipv6, 1);
+		CU_ASSERT_EQUAL(memcmp(c->port[0].ipv6[0], ipv6_2001_db8_1, 16), 0);
+		CU_ASSERT_STRING_EQUAL(c->port[1].device, "net_null0");
+		CU_ASSERT_EQUAL(c->port[1].n_ipv4, 0);
+		CU_ASSERT_EQUAL(c->port[1].n_ipv6, 0);
+		CU_ASSERT_STRING_EQUAL(c->port[2].device, "0000:03:00.0");
+		CU_ASSERT_EQUAL(c->port[2].n_ipv4, 0);
+		CU_ASSERT_EQUAL(c->port[2].n_ipv6, 0);
+	}
+	CU_ASSERT_EQUAL(c->n_hl7_ports, 2);
+	CU_ASSERT_EQUAL(c->hl7_ports[0], 2576);
+	CU_ASSERT_EQUAL(c->hl7_ports[1], 2577);
+	CU_ASSERT_EQUAL(c->n_vtp_ports, 0);
+	CU_ASSERT_FALSE(c->udp_checksum);
+	CU_ASSERT_EQUAL(c->mbufs, 8192);
+	CU_ASSERT_EQUAL(c->mbuf_cache, 128);
+	CU_ASSERT_EQUAL(c->rx_desc, 512);
+	CU_ASSERT_EQUAL(c->tx_desc, 2048);
+	CU_ASSERT_FALSE(c->promiscuous);
+	CU_ASSERT_EQUAL(c->stats_interval, 10);
+}
+
+/* Every key of @p a equals @p b's (path aside). */
+static void
+assert_same(const struct cp_config *a, const struct cp_config *b)
+{
+	unsigned i, j;
+
+	CU_ASSERT_EQUAL(a->n_eal, b->n_eal);
+	for (i = 0; i < a->n_eal && i < b->n_eal; i++)
+		CU_ASSERT_STRING_EQUAL(a->eal[i], b->eal[i]);
+	CU_ASSERT_EQUAL(a->workers, b->workers);
+	CU_ASSERT_EQUAL(a->n_ports, b->n_ports);
+	for (i = 0; i < a->n_ports && i < b->n_ports; i++) {
+		const struct cp_port_config *pa = &a->port[i], *pb = &b->port[i];
+
+		CU_ASSERT_STRING_EQUAL(pa->device, pb->device);
+		CU_ASSERT_EQUAL(pa->n_ipv4, pb->n_ipv4);
+		CU_ASSERT_EQUAL(pa->n_ipv6, pb->n_ipv6);
+		for (j = 0; j < pa->n_ipv4 && j < pb->n_ipv4; j++)
+			CU_ASSERT_EQUAL(pa->ipv4[j], pb->ipv4[j]);
+		for (j = 0; j < pa->n_ipv6 && j < pb->n_ipv6; j++)
+			CU_ASSERT_EQUAL(memcmp(pa->ipv6[j], pb->ipv6[j], 16), 0);
+	}
+	CU_ASSERT_EQUAL(a->n_hl7_ports, b->n_hl7_ports);
+	for (i = 0; i < a->n_hl7_ports && i < b->n_hl7_ports; i++)
+		CU_ASSERT_EQUAL(a->hl7_ports[i], b->hl7_ports[i]);
+	CU_ASSERT_EQUAL(a->n_vtp_ports, b->n_vtp_ports);
+	for (i = 0; i < a->n_vtp_ports && i < b->n_vtp_ports; i++)
+		CU_ASSERT_EQUAL(a->vtp_ports[i], b->vtp_ports[i]);
+	CU_ASSERT_EQUAL(a->udp_checksum, b->udp_checksum);
+	CU_ASSERT_EQUAL(a->mbufs, b->mbufs);
+	CU_ASSERT_EQUAL(a->mbuf_cache, b->mbuf_cache);
+	CU_ASSERT_EQUAL(a->rx_desc, b->rx_desc);
+	CU_ASSERT_EQUAL(a->tx_desc, b->tx_desc);
+	CU_ASSERT_EQUAL(a->promiscuous, b->promiscuous);
+	CU_ASSERT_EQUAL(a->stats_interval, b->stats_interval);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Loading                                                                   */
+/* ------------------------------------------------------------------------ */
+
+static void
+test_defaults(void)
+{
+	static const struct cp_config zero;
+	struct cp_config c;
+
+	CU_ASSERT_EQUAL_FATAL(cp_config_defaults(&c), 0);
+	assert_defaults(&c);
+	CU_ASSERT_PTR_NULL(c.path);
+	cp_config_free(&c);
+	CU_ASSERT_EQUAL(memcmp(&c, &zero, sizeof(c)), 0);
+	cp_config_free(&c); /* a second free is harmless */
+	/* and the struct can be reused */
+	CU_ASSERT_EQUAL_FATAL(cp_config_defaults(&c), 0);
+	assert_defaults(&c);
+	cp_config_free(&c);
+}
+
+static void
+test_full_string(void)
+{
+	char err[ERR_LEN] = "";
+	struct cp_config c;
+
+	CU_ASSERT_EQUAL_FATAL(cp_config_defaults(&c), 0);
+	CU_ASSERT_EQUAL(load(&c, full_yaml, err), 0);
+	CU_ASSERT_STRING_EQUAL(err, "");
+	assert_full(&c);
+	CU_ASSERT_PTR_NULL(c.path); /* only cp_config_load names a file */
+	cp_config_free(&c);
+}
+
+static void
+test_full_file(void)
+{
+	char path[] = "/tmp/vigil-test-config-XXXXXX", err[ERR_LEN] = "";
+	struct cp_config c;
+	FILE *f;
+	int fd;
+
+	fd = mkstemp(path);
+	CU_ASSERT_FATAL(fd >= 0);
+	f = fdopen(fd, "w");
+	CU_ASSERT_FATAL(f != NULL);
+	CU_ASSERT_EQUAL(fwrite(full_yaml, 1, strlen(full_yaml), f), strlen(full_yaml));
+	CU_ASSERT_EQUAL(fclose(f), 0);
+
+	CU_ASSERT_EQUAL_FATAL(cp_config_defaults(&c), 0);
+	CU_ASSERT_EQUAL(cp_config_load(&c, path, err, sizeof(err)), 0);
+	CU_ASSERT_STRING_EQUAL(err, "");
+	assert_full(&c);
+	CU_ASSERT_PTR_NOT_NULL(c.path);
+	if (c.path != NULL) {
+		CU_ASSERT_STRING_EQUAL(c.path, path);
+		CU_ASSERT_PTR_NOT_EQUAL(c.path, path);
+	}
+	cp_config_free(&c);
+	unlink(path);
+}
+
+/* Files with nothing in them, or keys with nothing under them, keep the defaults. */
+static void
+test_empty(void)
+{
+	static const char *const empties[] = {
+		"",	      "# only a comment\n",	"---\n",
+		"---\n...\n", "telemetry:\nmempool:\n", "telemetry: {}\nmempool: {}\n",
+	};
+	char err[ERR_LEN];
+	struct cp_config c;
+	size_t i;
+
+	for (i = 0; i < sizeof(empties) / sizeof(empties[0]); i++) {
+		CU_ASSERT_EQUAL_FATAL(cp_config_defaults(&c), 0);
+		CU_ASSERT_EQUAL(load(&c, empties[i], err), 0);
+		assert_defaults(&c);
+		cp_config_free(&c);
+	}
+	/* a key with no value is an empty list */
+	CU_ASSERT_EQUAL_FATAL(cp_config_defaults(&c), 0);
+	CU_ASSERT_EQUAL(cp_config_add_port(&c, "net_null0"), 0);
+	CU_ASSERT_EQUAL(load(&c, "eal:\nports:\n", err), 0);
+	CU_ASSERT_EQUAL(c.n_eal, 0);
+	CU_ASSERT_EQUAL(c.n_ports, 0);
+	cp_config_free(&c);
+	/* a NULL string of length 0 is an empty file */
+	CU_ASSERT_EQUAL_FATAL(cp_config_defaults(&c), 0);
+	CU_ASSERT_EQUAL(cp_config_load_string(&c, NULL, 0, "x", err, sizeof(err)), 0);
+	assert_defaults(&c);
+	cp_config_free(&c);
+}
+
+/* A load applies over what is there: keys not given keep their value; lists are replaced. */
+static void
+test_load_over(void)
+{
+	char err[ERR_LEN];
+	struct cp_config c;
+
+	CU_ASSERT_EQUAL_FATAL(cp_config_defaults(&c), 0);
+	CU_ASSERT_EQUAL(load(&c, "workers: 2\nports: [net_null0, net_null1]\n", err), 0);
+	CU_ASSERT_EQUAL(load(&c, "stats_interval: 5\nports: [net_null7]\n", err), 0);
+	CU_ASSERT_EQUAL(c.workers, 2);
+	CU_ASSERT_EQUAL(c.stats_interval, 5);
+	CU_ASSERT_EQUAL(c.n_ports, 1);
+	CU_ASSERT_STRING_EQUAL(c.port[0].device, "net_null7");
+	CU_ASSERT_PTR_NULL(c.port[1].device);
+	CU_ASSERT_EQUAL(load(&c, "telemetry:\n  vtp_ports: [4576, 4577]\n", err), 0);
+	CU_ASSERT_EQUAL(c.n_hl7_ports, 1);
+	CU_ASSERT_EQUAL(c.hl7_ports[0], 2575);
+	CU_ASSERT_EQUAL(c.n_vtp_ports, 2);
+	CU_ASSERT_EQUAL(c.vtp_ports[0], 4576);
+	CU_ASSERT_EQUAL(c.vtp_ports[1], 4577);
+	cp_config_free(&c);
+}
+
+static void
+test_booleans(void)
+{
+	static const struct {
+		const char *text;
+		bool value;
+	} cases[] = {
+		{"true", true},	  {"yes", true}, {"on", true},	 {"True", true}, {"YES", true},
+		{"false", false}, {"no", false}, {"off", false}, {"Off", false}, {"\"no\"", false},
+	};
+	char yaml[64], err[ERR_LEN];
+	struct cp_config c;
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		CU_ASSERT_EQUAL_FATAL(cp_config_defaults(&c), 0);
+		c.promiscuous = !cases[i].value;
+		snprintf(yaml, sizeof(yaml), "promiscuous: %s\n", cases[i].text);
+		CU_ASSERT_EQUAL(load(&c, yaml, err), 0);
+		CU_ASSERT_EQUAL(c.promiscuous, cases[i].value);
+		cp_config_free(&c);
+	}
+}
+
+/* Numbers at both ends of each range are accepted. */
+static void
+test_limits(void)
+{
+	char err[ERR_LEN] = "";
+	struct cp_config c;
+
+	CU_ASSERT_EQUAL_FATAL(cp_config_defaults(&c), 0);
+	CU_ASSERT_EQUAL(load(&c,
+			     "workers: 64\nrx_desc: 64\ntx_desc: 16384\nstats_interval: 86400\n"
+			     "mempool: {mbufs: 16777216, cache: 512}\n"
+			     "telemetry: {hl7_ports: [1, 65535, 2, 3, 4, 5, 6, 7], "
+			     "vtp_ports: [8, 9, 10, 11, 12, 13, 14, 15]}\n",
+			     err),
+			0);
+	CU_ASSERT_STRING_EQUAL(err, "");
+	CU_ASSERT_EQUAL(c.workers, 64);
+	CU_ASSERT_EQUAL(c.rx_desc, 64);
+	CU_ASSERT_EQUAL(c.tx_desc, 16384);
+	CU_ASSERT_EQUAL(c.stats_interval, 86400);
+	CU_ASSERT_EQUAL(c.mbufs, 16777216);
+	CU_ASSERT_EQUAL(c.mbuf_cache, 512);
+	CU_ASSERT_EQUAL(c.n_hl7_ports, 8);
+	CU_ASSERT_EQUAL(c.hl7_ports[0], 1);
+	CU_ASSERT_EQUAL(c.hl7_ports[1], 65535);
+	CU_ASSERT_EQUAL(c.n_vtp_ports, 8);
+	CU_ASSERT_EQUAL(c.vtp_ports[7], 15);
+	CU_ASSERT_EQUAL(load(&c, "workers: 1\nmempool: {mbufs: 0, cache: 0}\n", err), 0);
+	CU_ASSERT_EQUAL(c.workers, 1);
+	CU_ASSERT_EQUAL(c.mbufs, 0);
+	CU_ASSERT_EQUAL(c.mbuf_cache, 0);
+	/* exactly 1.5 x cache is enough for DPDK */
+	CU_ASSERT_EQUAL(load(&c, "mempool: {mbufs: 384, cache: 256}\n", err), 0);
+	CU_ASSERT_EQUAL(c.mbufs, 384);
+	/* eight addresses of each family */
+	CU_ASSERT_EQUAL(load(&c,
+			     "ports:\n  - device: net_null0\n    addresses: [10.0.0.1, 10.0.0.2, "
+			     "10.0.0.3, 10.0.0.4, 10.0.0.5, 10.0.0.6, 10.0.0.7, 10.0.0.8, "
+			     "fd00::1, fd00::2, fd00::3, fd00::4, fd00::5, fd00::6, fd00::7, "
+			     "fd00::8]\n",
+			     err),
+			0);
+	CU_ASSERT_EQUAL(c.port[0].n_ipv4, 8);
+	CU_ASSERT_EQUAL(c.port[0].ipv4[7], htonl(0x0a000008));
+	CU_ASSERT_EQUAL(c.port[0].n_ipv6, 8);
+	CU_ASSERT_EQUAL(c.port[0].ipv6[7][15], 8);
+	cp_config_free(&c);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Errors                                                                    */
+/* ------------------------------------------------------------------------ */
+
+struct error_case {
+	const char *yaml;
+	const char *message;
+};
+
+static const struct error_case error_cases[] = {
+	/* unknown keys */
+	{"workers: 1\n\nwrokers: 2\n",
+	 "vigil.yaml:3:1: unknown key 'wrokers' (known keys: eal, workers, ports, telemetry, "
+	 "mempool, rx_desc, tx_desc, promiscuous, stats_interval)"},
+	{"telemetry:\n  hl7_port: [1]\n",
+	 "vigil.yaml:2:3: telemetry: unknown key 'hl7_port' (known keys: hl7_ports, vtp_ports, "
+	 "udp_checksum)"},
+	{"mempool:\n  cahce: 1\n",
+	 "vigil.yaml:2:3: mempool: unknown key 'cahce' (known keys: mbufs, cache)"},
+	{"ports:\n  - device: net_null0\n    adresses: []\n",
+	 "vigil.yaml:3:5: ports[0]: unknown key 'adresses' (known keys: device, addresses)"},
+	/* duplicate keys */
+	{"workers: 1\nworkers: 2\n", "vigil.yaml:2:1: duplicate key 'workers' (first on line 1)"},
+	{"telemetry:\n  udp_checksum: true\n  udp_checksum: false\n",
+	 "vigil.yaml:3:3: telemetry: duplicate key 'udp_checksum' (first on line 2)"},
+	/* wrong types */
+	{"workers: [1]\n", "vigil.yaml:1:10: workers: expected a number, got a list"},
+	{"workers:\n", "vigil.yaml:1:9: workers: expected a number, got nothing"},
+	{"eal: --no-pci\n", "vigil.yaml:1:6: eal: expected a list, got '--no-pci'"},
+	{"eal: [[a]]\n", "vigil.yaml:1:7: eal[0]: expected a string, got a list"},
+	{"ports: net_null0\n", "vigil.yaml:1:8: ports: expected a list, got 'net_null0'"},
+	{"ports: [[a]]\n",
+	 "vigil.yaml:1:9: ports[0]: expected a device string or a mapping, got a list"},
+	{"ports:\n  -\n",
+	 "vigil.yaml:2:4: ports[0]: expected a device string or a mapping, got nothing"},
+	{"ports:\n  - device: net_null0\n    addresses: 192.0.2.1\n",
+	 "vigil.yaml:3:16: ports[0].addresses: expected a list, got '192.0.2.1'"},
+	{"telemetry: [2575]\n", "vigil.yaml:1:12: telemetry: expected a mapping, got a list"},
+	{"telemetry:\n  udp_checksum: [true]\n",
+	 "vigil.yaml:2:17: telemetry.udp_checksum: expected true or false, got a list"},
+	{"- workers\n", "vigil.yaml:1:1: the top level must be a mapping (key: value), got a list"},
+	{"workers\n",
+	 "vigil.yaml:1:1: the top level must be a mapping (key: value), got 'workers'"},
+	{"[a]: 1\n", "vigil.yaml:1:1: expected a key name, got a list"},
+	/* numbers */
+	{"workers: 0\n", "vigil.yaml:1:10: workers: 0 is out of range (1..64)"},
+	{"workers: 65\n", "vigil.yaml:1:10: workers: 65 is out of range (1..64)"},
+	{"workers: 99999999999999999999999\n",
+	 "vigil.yaml:1:10: workers: 99999999999999999999999 is out of range (1..64)"},
+	{"workers: abc\n", "vigil.yaml:1:10: workers: 'abc' is not a decimal number"},
+	{"workers: -1\n", "vigil.yaml:1:10: workers: '-1' is not a decimal number"},
+	{"workers: +1\n", "vigil.yaml:1:10: workers: '+1' is not a decimal number"},
+	{"workers: 0x10\n", "vigil.yaml:1:10: workers: '0x10' is not a decimal number"},
+	{"workers: 010\n", "vigil.yaml:1:10: workers: '010' is not a decimal number"},
+	{"workers: 1.5\n", "vigil.yaml:1:10: workers: '1.5' is not a decimal number"},
+	{"workers: \"\"\n", "vigil.yaml:1:10: workers: '' is not a decimal number"},
+	{"workers: \"1\\n\"\n", "vigil.yaml:1:10: workers: '1\\x0a' is not a decimal number"},
+	{"rx_desc: 1000\n", "vigil.yaml:1:10: rx_desc: 1000 is not a power of two (64..16384)"},
+	{"rx_desc: 32768\n", "vigil.yaml:1:10: rx_desc: 32768 is out of range (64..16384)"},
+	{"tx_desc: 32\n", "vigil.yaml:1:10: tx_desc: 32 is out of range (64..16384)"},
+	{"mempool:\n  cache: 513\n",
+	 "vigil.yaml:2:10: mempool.cache: 513 is out of range (0..512)"},
+	{"mempool:\n  mbufs: 16777217\n",
+	 "vigil.yaml:2:10: mempool.mbufs: 16777217 is out of range (0..16777216)"},
+	{"mempool:\n  mbufs: 383\n",
+	 "vigil.yaml:2:10: mempool.mbufs: 383 mbufs cannot feed a cache of 256 (DPDK needs mbufs "
+	 ">= 1.5 x cache = 384; raise mbufs or lower cache)"},
+	{"stats_interval: 86401\n",
+	 "vigil.yaml:1:17: stats_interval: 86401 is out of range (0..86400)"},
+	/* booleans */
+	{"promiscuous: maybe\n",
+	 "vigil.yaml:1:14: promiscuous: 'maybe' is not a boolean (true/false, yes/no, on/off)"},
+	{"promiscuous: 1\n",
+	 "vigil.yaml:1:14: promiscuous: '1' is not a boolean (true/false, yes/no, on/off)"},
+	/* telemetry ports */
+	{"telemetry:\n  hl7_ports: [2575, 70000]\n",
+	 "vigil.yaml:2:21: telemetry.hl7_ports[1]: 70000 is not a UDP port (1..65535)"},
+	{"telemetry:\n  vtp_ports: [0]\n",
+	 "vigil.yaml:2:15: telemetry.vtp_ports[0]: 0 is not a UDP port (1..65535)"},
+	{"telemetry:\n  hl7_ports: [1, 2, 3, 4, 5, 6, 7, 8, 9]\n",
+	 "vigil.yaml:2:39: telemetry.hl7_ports[8]: more than 8 ports"},
+	{"telemetry:\n  hl7_ports: []\n",
+	 "vigil.yaml:2:14: telemetry.hl7_ports: at least 1 port is required"},
+	{"telemetry:\n  hl7_ports: [2575, 2575]\n",
+	 "vigil.yaml:2:21: telemetry.hl7_ports[1]: 2575 is listed twice"},
+	{"telemetry:\n  vtp_ports: [4575, 2575]\n",
+	 "vigil.yaml:2:21: telemetry.vtp_ports[1]: 2575 is also an HL7 port"},
+	{"telemetry:\n  hl7_ports: [4575]\n",
+	 "vigil.yaml:2:15: telemetry.hl7_ports[0]: 4575 is also a VTP port"},
+	/* ports and addresses */
+	{"ports:\n  - device: net_null0\n    addresses: [192.0.2.1, \"2001:db8::1\", 10.0.0.300]\n",
+	 "vigil.yaml:3:43: ports[0].addresses[2]: '10.0.0.300' is not an IPv4 or IPv6 address"},
+	{"ports:\n  - device: net_null0\n    addresses: [fe80::1%eth0]\n",
+	 "vigil.yaml:3:17: ports[0].addresses[0]: 'fe80::1%eth0' is not an IPv4 or IPv6 address"},
+	{"ports:\n  - device: n\n    addresses: [192.0.2.1, 192.0.2.1]\n",
+	 "vigil.yaml:3:28: ports[0].addresses[1]: 192.0.2.1 is listed twice"},
+	{"ports:\n  - device: n\n    addresses: [224.0.0.1]\n",
+	 "vigil.yaml:3:17: ports[0].addresses[0]: 224.0.0.1 cannot be the appliance's own address "
+	 "(unspecified, broadcast or multicast)"},
+	{"ports:\n  - device: n\n    addresses: [\"::\"]\n",
+	 "vigil.yaml:3:17: ports[0].addresses[0]: :: cannot be the appliance's own address "
+	 "(unspecified or multicast)"},
+	{"ports:\n  - device: n\n    addresses: [10.0.0.1, 10.0.0.2, 10.0.0.3, 10.0.0.4, "
+	 "10.0.0.5, 10.0.0.6, 10.0.0.7, 10.0.0.8, 10.0.0.9]\n",
+	 "vigil.yaml:3:97: ports[0].addresses[8]: more than 8 IPv4 addresses"},
+	{"ports: [net_null0, net_null1, net_null2, net_null3, net_null4, net_null5, net_null6, "
+	 "net_null7, net_null8]\n",
+	 "vigil.yaml:1:97: ports[8]: more than 8 ports"},
+	{"ports:\n  - addresses: [192.0.2.1]\n", "vigil.yaml:2:5: ports[0]: 'device' is required"},
+	{"ports:\n  - device: \"\"\n", "vigil.yaml:2:13: ports[0].device: must not be empty"},
+	{"ports: [\"net\\0null\"]\n", "vigil.yaml:1:9: ports[0]: contains a NUL character"},
+	{"ports: [\"net_pcap0,rx_pcap=a.pcap\", \"net_pcap0,rx_pcap=b.pcap\"]\n",
+	 "vigil.yaml:1:37: ports[1]: device 'net_pcap0' is also ports[0]"},
+	/* eal */
+	{"eal: [\"--no-pci\", \"\"]\n", "vigil.yaml:1:19: eal[1]: must not be empty"},
+	/* YAML itself */
+	{"workers: [1, 2\n", "vigil.yaml:2:1: did not find expected ',' or ']' (while parsing a "
+			     "flow sequence at 1:10)"},
+	{"a: 1\n b: 2\n", "vigil.yaml:2:3: mapping values are not allowed in this context"},
+	{"\tworkers: 1\n", "vigil.yaml:1:1: found character that cannot start any token (while "
+			   "scanning for the next token)"},
+	{"workers: 1\n\xff\n", "vigil.yaml:2:1: invalid leading UTF-8 octet (byte 0xff)"},
+	{"workers: *x\n", "vigil.yaml:1:10: found undefined alias"},
+	{"workers: 2\n---\nworkers: 3\n",
+	 "vigil.yaml:3:1: a second YAML document; vigil reads only one"},
+};
+
+/*
+ * Each bad file fails with -EINVAL and its exact message, and leaves the
+ * configuration it was loaded over exactly as it was.
+ */
+static void
+test_errors(void)
+{
+	static const char before_yaml[] =
+		"workers: 7\nports: [net_null0]\ntelemetry: {udp_checksum: false}\n";
+	struct cp_config before, c;
+	char err[ERR_LEN];
+	size_t i;
+	int rc;
+
+	CU_ASSERT_EQUAL_FATAL(cp_config_defaults(&before), 0);
+	CU_ASSERT_EQUAL_FATAL(load(&before, before_yaml, err), 0);
+	for (i = 0; i < sizeof(error_cases) / sizeof(error_cases[0]); i++) {
+		CU_ASSERT_EQUAL_FATAL(cp_config_defaults(&c), 0);
+		CU_ASSERT_EQUAL_FATAL(load(&c, before_yaml, err), 0);
+		strcpy(err, "(untouched)");
+		rc = load(&c, error_cases[i].yaml, err);
+		CU_ASSERT_EQUAL(rc, -EINVAL);
+		CU_ASSERT_STRING_EQUAL(err, error_cases[i].message);
+		if (rc != -EINVAL || strcmp(err, error_cases[i].message) != 0)
+			fprintf(stderr,
+				"\nerror case %zu: rc %d\n  got      '%s'\n  expected '%s'\n", i,
+				rc, err, error_cases[i].message);
+		assert_same(&c, &before);
+		cp_config_free(&c);
+	}
+	cp_config_free(&before);
+}
+
+/* 65 EAL arguments: the 65th is refused, at its column. */
+static void
+test_error_too_many_eal(void)
+{
+	char yaml[512], expected[128], err[ERR_LEN];
+	struct cp_config c;
+	size_t o, i;
+
+	o = (size_t)snprintf(yaml, sizeof(yaml), "eal: [");
+	for (i = 0; i <= CP_MAX_EAL_ARGS; i++)
+		o += (size_t)snprintf(yaml + o, sizeof(yaml) - o, "%sx", i > 0 ? ", " : "");
+	snprintf(yaml + o, sizeof(yaml) - o, "]\n");
+	/* item i starts at column 7 + 3 i */
+	snprintf(expected, sizeof(expected), "vigil.yaml:1:%d: eal[%d]: more than %d EAL arguments",
+		 7 + 3 * CP_MAX_EAL_ARGS, CP_MAX_EAL_ARGS, CP_MAX_EAL_ARGS);
+	CU_ASSERT_EQUAL_FATAL(cp_config_defaults(&c), 0);
+	CU_ASSERT_EQUAL(load(&c, yaml, err), -EINVAL);
+	CU_ASSERT_STRING_EQUAL(err, expected);
+	assert_defaults(&c);
+	cp_config_free(&c);
+}
+
+static void
+test_error_files(void)
+{
+	char err[ERR_LEN], dir[] = "/tmp/vigil-test-dir-XXXXXX";
+	struct cp_config c;
+
+	CU_ASSERT_EQUAL_FATAL(cp_config_defaults(&c), 0);
+	CU_ASSERT_EQUAL(cp_config_load(&c, "/nonexistent/vigil.yaml", err, sizeof(err)), -ENOENT);
+	CU_ASSERT_STRING_EQUAL(err, "/nonexistent/vigil.yaml: No such file or directory");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+	CU_ASSERT_EQUAL(cp_config_load(&c, dir, err, sizeof(err)), -EISDIR);
+	CU_ASSERT_TRUE(strlen(err) > strlen(dir) &&
+		       strcmp(err + strlen(dir), ": Is a directory") == 0);
+	rmdir(dir);
+	assert_defaults(&c);
+	CU_ASSERT_PTR_NULL(c.path);
+	/* the file name in errors is the path given */
+	CU_ASSERT_EQUAL(
+		cp_config_load_string(&c, "x: 1\n", 5, "/etc/vigil/vigil.yaml", err, sizeof(err)),
+		-EINVAL);
+	CU_ASSERT_EQUAL(strncmp(err, "/etc/vigil/vigil.yaml:1:1: unknown key 'x'", 42), 0);
+	/* a short error buffer is cut, still terminated; none at all is allowed */
+	CU_ASSERT_EQUAL(cp_config_load_string(&c, "x: 1\n", 5, "vigil.yaml", err, 12), -EINVAL);
+	CU_ASSERT_STRING_EQUAL(err, "vigil.yaml:");
+	CU_ASSERT_EQUAL(cp_config_load_string(&c, "x: 1\n", 5, "vigil.yaml", NULL, 0), -EINVAL);
+	cp_config_free(&c);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Printing                                                                  */
+/* ------------------------------------------------------------------------ */
+
+/* Print @p c, load the text over fresh defaults, and compare. */
+static void
+round_trip(const struct cp_config *c)
+{
+	char *text = NULL, err[ERR_LEN] = "";
+	struct cp_config back;
+	size_t len = 0;
+	FILE *f;
+
+	f = open_memstream(&text, &len);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+	cp_config_print(c, f);
+	CU_ASSERT_EQUAL(fclose(f), 0);
+	CU_ASSERT_EQUAL_FATAL(cp_config_defaults(&back), 0);
+	CU_ASSERT_EQUAL(cp_config_load_string(&back, text, len, "printed", err, sizeof(err)), 0);
+	if (err[0] != '\0')
+		fprintf(stderr, "\nround trip: %s\n%s", err, text);
+	assert_same(&back, c);
+	cp_config_free(&back);
+	free(text);
+}
+
+static void
+test_print_round_trip(void)
+{
+	struct cp_config c;
+	char err[ERR_LEN];
+
+	CU_ASSERT_EQUAL_FATAL(cp_config_defaults(&c), 0);
+	round_trip(&c);
+	CU_ASSERT_EQUAL(load(&c, full_yaml, err), 0);
+	round_trip(&c);
+	/* strings that need escaping, an empty eal list, no VTP ports */
+	CU_ASSERT_EQUAL(load(&c, "eal: []\ntelemetry: {vtp_ports: []}\n", err), 0);
+	CU_ASSERT_EQUAL(cp_config_add_port(&c, "net_null9,x=\"q\\u\"\t'# - : [z]'"), 0);
+	CU_ASSERT_EQUAL(c.n_eal, 0);
+	CU_ASSERT_EQUAL(c.n_ports, 4);
+	round_trip(&c);
+	cp_config_free(&c);
+}
+
+static void
+test_print_text(void)
+{
+	static const char expected[] =
+		"# vigil configuration: every key with the value in force\n"
+		"eal: [\"--no-pci\", \"--no-huge\", \"--no-shconf\", \"-m\", \"512\"]\n"
+		"workers: 1\n"
+		"ports:\n"
+		"  - device: \"net_pcap0,rx_pcap=a \\\"b\\\".pcap\"\n"
+		"    addresses: [\"192.0.2.1\", \"2001:db8::1\"]\n"
+		"telemetry:\n"
+		"  hl7_ports: [2575]\n"
+		"  vtp_ports: [4575]\n"
+		"  udp_checksum: true\n"
+		"mempool:\n"
+		"  mbufs: 0\n"
+		"  cache: 256\n"
+		"rx_desc: 1024\n"
+		"tx_desc: 1024\n"
+		"promiscuous: true\n"
+		"stats_interval: 0\n";
+	char *text = NULL;
+	struct cp_config c;
+	size_t len = 0;
+	FILE *f;
+
+	CU_ASSERT_EQUAL_FATAL(cp_config_defaults(&c), 0);
+	CU_ASSERT_EQUAL(cp_config_add_port(&c, "net_pcap0,rx_pcap=a \"b\".pcap"), 0);
+	c.port[0].n_ipv4 = 1;
+	c.port[0].ipv4[0] = htonl(0xc0000201);
+	c.port[0].n_ipv6 = 1;
+	memcpy(c.port[0].ipv6[0], ipv6_2001_db8_1, 16);
+	f = open_memstream(&text, &len);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+	cp_config_print(&c, f);
+	CU_ASSERT_EQUAL(fclose(f), 0);
+	CU_ASSERT_STRING_EQUAL(text, expected);
+	free(text);
+	cp_config_free(&c);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Ports, the EAL arguments, the data plane's view                           */
+/* ------------------------------------------------------------------------ */
+
+static void
+test_add_port(void)
+{
+	static const char device[] = "net_null0";
+	struct cp_config c;
+	char name[16];
+	unsigned i;
+
+	CU_ASSERT_EQUAL_FATAL(cp_config_defaults(&c), 0);
+	CU_ASSERT_EQUAL(cp_config_add_port(&c, device), 0);
+	CU_ASSERT_EQUAL(c.n_ports, 1);
+	CU_ASSERT_STRING_EQUAL(c.port[0].device, device);
+	CU_ASSERT_PTR_NOT_EQUAL(c.port[0].device, device);
+	CU_ASSERT_EQUAL(c.port[0].n_ipv4, 0);
+	CU_ASSERT_EQUAL(c.port[0].n_ipv6, 0);
+	for (i = 1; i < DP_MAX_PORTS; i++) {
+		snprintf(name, sizeof(name), "net_null%u", i);
+		CU_ASSERT_EQUAL(cp_config_add_port(&c, name), 0);
+	}
+	CU_ASSERT_EQUAL(c.n_ports, DP_MAX_PORTS);
+	CU_ASSERT_STRING_EQUAL(c.port[DP_MAX_PORTS - 1].device, "net_null7");
+	CU_ASSERT_EQUAL(cp_config_add_port(&c, "net_null8"), -E2BIG);
+	CU_ASSERT_EQUAL(c.n_ports, DP_MAX_PORTS);
+	cp_config_free(&c);
+
+	CU_ASSERT_EQUAL_FATAL(cp_config_defaults(&c), 0);
+	CU_ASSERT_EQUAL(cp_config_add_port(&c, ""), -EINVAL);
+	CU_ASSERT_EQUAL(cp_config_add_port(&c, NULL), -EINVAL);
+	CU_ASSERT_EQUAL(c.n_ports, 0);
+	cp_config_free(&c);
+}
+
+#define ARGV_ROOM (CP_MAX_EAL_ARGS + 2 * DP_MAX_PORTS + 4)
+
+static void
+assert_argv(char *const *argv, int argc, const char *const *expected, int n_expected)
+{
+	int i;
+
+	CU_ASSERT_EQUAL(argc, n_expected);
+	for (i = 0; i < argc && i < n_expected; i++) {
+		CU_ASSERT_STRING_EQUAL(argv[i], expected[i]);
+		if (strcmp(argv[i], expected[i]) != 0)
+			fprintf(stderr, "\nargv[%d] '%s', expected '%s'\n", i, argv[i],
+				expected[i]);
+	}
+	if (argc >= 0)
+		CU_ASSERT_PTR_NULL(argv[argc]);
+}
+
+static void
+test_eal_args_default(void)
+{
+	static const char *const expected[] = {"vigild", "--no-pci", "--no-huge", "--no-shconf",
+					       "-m",	 "512",	     "-l",	  "0-1"};
+	char *argv[ARGV_ROOM], scratch[32];
+	struct cp_config c;
+	int argc;
+
+	CU_ASSERT_EQUAL_FATAL(cp_config_defaults(&c), 0);
+	argc = cp_eal_args(&c, "vigild", argv, ARGV_ROOM, scratch, sizeof(scratch));
+	assert_argv(argv, argc, expected, 8);
+	CU_ASSERT_PTR_EQUAL(argv[7], scratch);
+	CU_ASSERT_PTR_EQUAL(argv[1], c.eal[0]);
+
+	c.workers = 4;
+	argc = cp_eal_args(&c, "vigild", argv, ARGV_ROOM, scratch, sizeof(scratch));
+	CU_ASSERT_EQUAL(argc, 8);
+	CU_ASSERT_STRING_EQUAL(argv[7], "0-4");
+	cp_config_free(&c);
+}
+
+static void
+test_eal_args_lcores_given(void)
+{
+	static const struct {
+		const char *yaml;
+		int argc; /* argv0 + the list, nothing appended */
+	} given[] = {
+		{"eal: [\"-l\", \"0-2\"]\n", 3},	   {"eal: [\"--no-huge\", \"-l0-3\"]\n", 3},
+		{"eal: [\"-c\", \"0x3\"]\n", 3},	   {"eal: [\"-c0x3\"]\n", 2},
+		{"eal: [\"--lcores\", \"0@0,1@1\"]\n", 3}, {"eal: [\"--lcores=0@0,1@1\"]\n", 2},
+	};
+	char *argv[ARGV_ROOM], scratch[32], err[ERR_LEN];
+	struct cp_config c;
+	size_t i;
+	int argc;
+
+	for (i = 0; i < sizeof(given) / sizeof(given[0]); i++) {
+		CU_ASSERT_EQUAL_FATAL(cp_config_defaults(&c), 0);
+		CU_ASSERT_EQUAL(load(&c, given[i].yaml, err), 0);
+		argc = cp_eal_args(&c, "vigild", argv, ARGV_ROOM, scratch, sizeof(scratch));
+		CU_ASSERT_EQUAL(argc, given[i].argc);
+		CU_ASSERT_PTR_NULL(argv[given[i].argc]);
+		cp_config_free(&c);
+	}
+	/* look-alikes do not count: --log-level is not an lcore option */
+	CU_ASSERT_EQUAL_FATAL(cp_config_defaults(&c), 0);
+	CU_ASSERT_EQUAL(load(&c, "eal: [\"--log-level=8\", \"--lcores-x\"]\n", err), 0);
+	argc = cp_eal_args(&c, "vigild", argv, ARGV_ROOM, scratch, sizeof(scratch));
+	CU_ASSERT_EQUAL(argc, 5);
+	if (argc == 5) {
+		CU_ASSERT_STRING_EQUAL(argv[3], "-l");
+		CU_ASSERT_STRING_EQUAL(argv[4], "0-1");
+	}
+	cp_config_free(&c);
+}
+
+static void
+test_eal_args_ports(void)
+{
+	static const char *const expected[] = {
+		"vigil",  "--no-huge",
+		"-l",	  "0-2",
+		"-a",	  "0000:03:00.0",
+		"-a",	  "03:00.1",
+		"--vdev", "net_pcap0,rx_pcap=ward.pcap",
+		"-a",	  "0000:81:00.7,rxq_pkt_len=1",
+		"--vdev", "net_af_packet0,iface=veth0",
+		"-a",	  "ABCD:ef:1f.3",
+		"--vdev", "0000:03:00.8",
+		"--vdev", "net_null0",
+	};
+	static const char *const devices[] = {
+		"0000:03:00.0",
+		"03:00.1",
+		"net_pcap0,rx_pcap=ward.pcap",
+		"0000:81:00.7,rxq_pkt_len=1",
+		"net_af_packet0,iface=veth0",
+		"ABCD:ef:1f.3",
+		"0000:03:00.8",
+		"net_null0",
+	};
+	char *argv[ARGV_ROOM], scratch[32], err[ERR_LEN];
+	struct cp_config c;
+	size_t i;
+	int argc;
+
+	CU_ASSERT_EQUAL_FATAL(cp_config_defaults(&c), 0);
+	CU_ASSERT_EQUAL(load(&c, "eal: [\"--no-huge\"]\nworkers: 2\n", err), 0);
+	for (i = 0; i < sizeof(devices) / sizeof(devices[0]); i++)
+		CU_ASSERT_EQUAL(cp_config_add_port(&c, devices[i]), 0);
+	argc = cp_eal_args(&c, "vigil", argv, ARGV_ROOM, scratch, sizeof(scratch));
+	assert_argv(argv, argc, expected, (int)(sizeof(expected) / sizeof(expected[0])));
+	CU_ASSERT_PTR_EQUAL(argv[5], c.port[0].device);
+	cp_config_free(&c);
+}
+
+static void
+test_eal_args_too_big(void)
+{
+	char *argv[ARGV_ROOM], scratch[32], arg[8];
+	struct cp_config c;
+	unsigned i;
+
+	CU_ASSERT_EQUAL_FATAL(cp_config_defaults(&c), 0);
+	/* 8 arguments need 9 pointers (the last is NULL) and "0-1" 4 bytes */
+	CU_ASSERT_EQUAL(cp_eal_args(&c, "vigild", argv, 8, scratch, sizeof(scratch)), -E2BIG);
+	CU_ASSERT_EQUAL(cp_eal_args(&c, "vigild", argv, 9, scratch, sizeof(scratch)), 8);
+	CU_ASSERT_EQUAL(cp_eal_args(&c, "vigild", argv, 9, scratch, 3), -E2BIG);
+	CU_ASSERT_EQUAL(cp_eal_args(&c, "vigild", argv, 9, scratch, 4), 8);
+	CU_ASSERT_EQUAL(cp_eal_args(&c, "vigild", argv, 0, scratch, sizeof(scratch)), -E2BIG);
+
+	/*
+	 * The largest vector: argv0, 64 eal arguments, -l 0-N, 8 ports = 83
+	 * arguments, so 84 pointers with the NULL (controlplane.h's
+	 * "CP_MAX_EAL_ARGS + 2 * DP_MAX_PORTS + 3" is one short).
+	 */
+	for (i = 0; i < c.n_eal; i++)
+		free(c.eal[i]);
+	for (i = 0; i < CP_MAX_EAL_ARGS; i++) {
+		snprintf(arg, sizeof(arg), "-x%u", i);
+		c.eal[i] = strdup(arg);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(c.eal[i]);
+	}
+	c.n_eal = CP_MAX_EAL_ARGS;
+	for (i = 0; i < DP_MAX_PORTS; i++) {
+		snprintf(arg, sizeof(arg), "net_n%u", i);
+		CU_ASSERT_EQUAL(cp_config_add_port(&c, arg), 0);
+	}
+	CU_ASSERT_EQUAL(cp_eal_args(&c, "vigild", argv, ARGV_ROOM, scratch, sizeof(scratch)),
+			CP_MAX_EAL_ARGS + 2 * DP_MAX_PORTS + 3);
+	CU_ASSERT_PTR_NULL(argv[ARGV_ROOM - 1]);
+	CU_ASSERT_EQUAL(cp_eal_args(&c, "vigild", argv, ARGV_ROOM - 1, scratch, sizeof(scratch)),
+			-E2BIG);
+	cp_config_free(&c);
+}
+
+static void
+test_to_dp(void)
+{
+	char err[ERR_LEN];
+	struct cp_config c;
+	struct dp_conf dp;
+	unsigned i;
+
+	CU_ASSERT_EQUAL_FATAL(cp_config_defaults(&c), 0);
+	CU_ASSERT_EQUAL_FATAL(load(&c, full_yaml, err), 0);
+	memset(&dp, 0xa5, sizeof(dp));
+	cp_config_to_dp(&c, &dp);
+	CU_ASSERT_EQUAL(dp.n_ports, 3);
+	CU_ASSERT_PTR_EQUAL(dp.port[0].name, c.port[0].device);
+	CU_ASSERT_STRING_EQUAL(dp.port[0].name, "net_pcap0,rx_pcap=ward.pcap");
+	CU_ASSERT_STRING_EQUAL(dp.port[1].name, "net_null0");
+	CU_ASSERT_STRING_EQUAL(dp.port[2].name, "0000:03:00.0");
+	CU_ASSERT_PTR_NULL(dp.port[3].name);
+	CU_ASSERT_EQUAL(dp.port[0].local.n_ipv4, 2);
+	CU_ASSERT_EQUAL(dp.port[0].local.ipv4[0], htonl(0xc0000201));
+	CU_ASSERT_EQUAL(dp.port[0].local.ipv4[1], htonl(0xc6336407));
+	/* network byte order: the bytes in memory are 192, 0, 2, 1 */
+	CU_ASSERT_EQUAL(((const uint8_t *)&dp.port[0].local.ipv4[0])[0], 192);
+	CU_ASSERT_EQUAL(((const uint8_t *)&dp.port[0].local.ipv4[0])[3], 1);
+	CU_ASSERT_EQUAL(dp.port[0].local.n_ipv6, 1);
+	CU_ASSERT_EQUAL(memcmp(dp.port[0].local.ipv6[0], ipv6_2001_db8_1, 16), 0);
+	CU_ASSERT_EQUAL(dp.port[1].local.n_ipv4, 0);
+	CU_ASSERT_EQUAL(dp.port[1].local.n_ipv6, 0);
+	for (i = 0; i < 3; i++) {
+		const struct dp_local *local = &dp.port[i].local;
+		static const uint8_t no_mac[6];
+
+		CU_ASSERT_EQUAL(memcmp(local->mac, no_mac, 6), 0);
+		CU_ASSERT_EQUAL(local->n_hl7_ports, 2);
+		CU_ASSERT_EQUAL(local->hl7_ports[0], 2576);
+		CU_ASSERT_EQUAL(local->hl7_ports[1], 2577);
+		CU_ASSERT_EQUAL(local->n_vtp_ports, 0);
+		CU_ASSERT_FALSE(local->udp_checksum);
+	}
+	CU_ASSERT_EQUAL(dp.n_workers, 3);
+	CU_ASSERT_EQUAL(dp.n_mbufs, 8192);
+	CU_ASSERT_EQUAL(dp.mbuf_cache, 128);
+	CU_ASSERT_EQUAL(dp.rx_desc, 512);
+	CU_ASSERT_EQUAL(dp.tx_desc, 2048);
+	CU_ASSERT_FALSE(dp.promiscuous);
+
+	/* the defaults' telemetry ports and checks */
+	cp_config_free(&c);
+	CU_ASSERT_EQUAL_FATAL(cp_config_defaults(&c), 0);
+	CU_ASSERT_EQUAL(cp_config_add_port(&c, "net_null0"), 0);
+	cp_config_to_dp(&c, &dp);
+	CU_ASSERT_EQUAL(dp.n_ports, 1);
+	CU_ASSERT_EQUAL(dp.port[0].local.n_hl7_ports, 1);
+	CU_ASSERT_EQUAL(dp.port[0].local.hl7_ports[0], 2575);
+	CU_ASSERT_EQUAL(dp.port[0].local.n_vtp_ports, 1);
+	CU_ASSERT_EQUAL(dp.port[0].local.vtp_ports[0], 4575);
+	CU_ASSERT_TRUE(dp.port[0].local.udp_checksum);
+	CU_ASSERT_EQUAL(dp.n_workers, 1);
+	CU_ASSERT_EQUAL(dp.n_mbufs, 0);
+	CU_ASSERT_EQUAL(dp.mbuf_cache, 256);
+	CU_ASSERT_EQUAL(dp.rx_desc, 1024);
+	CU_ASSERT_EQUAL(dp.tx_desc, 1024);
+	CU_ASSERT_TRUE(dp.promiscuous);
+	cp_config_free(&c);
+}
+
+/* ------------------------------------------------------------------------ */
+/* The shipped example                                                       */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * vigil.yaml.example loads, and says exactly the defaults. meson test gives
+ * the source tree in VIGIL_SOURCE_ROOT; run by hand, the file is looked for
+ * from the source tree's top (".") or from a build directory in it ("..").
+ */
+static void
+test_example_file(void)
+{
+	const char *root = getenv("VIGIL_SOURCE_ROOT");
+	char path[4096], err[ERR_LEN] = "";
+	struct cp_config c, defaults;
+	int rc;
+
+	if (root == NULL)
+		root = access("vigil.yaml.example", R_OK) == 0 ? "." : "..";
+	snprintf(path, sizeof(path), "%s/vigil.yaml.example", root);
+	CU_ASSERT_EQUAL_FATAL(cp_config_defaults(&c), 0);
+	CU_ASSERT_EQUAL_FATAL(cp_config_defaults(&defaults), 0);
+	rc = cp_config_load(&c, path, err, sizeof(err));
+	CU_ASSERT_EQUAL(rc, 0);
+	if (rc != 0)
+		fprintf(stderr, "\n%s (set VIGIL_SOURCE_ROOT to the source tree)\n", err);
+	assert_same(&c, &defaults);
+	CU_ASSERT_PTR_NOT_NULL(c.path);
+	if (c.path != NULL)
+		CU_ASSERT_STRING_EQUAL(c.path, path);
+	cp_config_free(&defaults);
+	cp_config_free(&c);
+}
+
+int
+vigil_test_register(void)
+{
+	static const struct {
+		const char *name;
+		CU_TestFunc fn;
+	} tests[] = {
+		{"defaults", test_defaults},
+		{"full file as a string", test_full_string},
+		{"full file on disk", test_full_file},
+		{"empty files and keys", test_empty},
+		{"a load applies over the config", test_load_over},
+		{"booleans", test_booleans},
+		{"range limits accepted", test_limits},
+		{"errors: exact messages, config unchanged", test_errors},
+		{"errors: too many eal arguments", test_error_too_many_eal},
+		{"errors: files", test_error_files},
+		{"print reads back", test_print_round_trip},
+		{"print text", test_print_text},
+		{"add port", test_add_port},
+		{"eal args: defaults", test_eal_args_default},
+		{"eal args: lcores given", test_eal_args_lcores_given},
+		{"eal args: ports", test_eal_args_ports},
+		{"eal args: -E2BIG", test_eal_args_too_big},
+		{"to dp", test_to_dp},
+		{"vigil.yaml.example", test_example_file},
+	};
+	CU_pSuite suite;
+	size_t i;
+
+	suite = CU_add_suite("config", NULL, NULL);
+	if (suite == NULL)
+		return -1;
+	for (i = 0; i < sizeof(tests) / sizeof(tests[0]); i++)
+		if (CU_add_test(suite, tests[i].name, tests[i].fn) == NULL)
+			return -1;
+	return 0;
+}
