@@ -1,0 +1,189 @@
+/*
+ * report.c - vigild's counters as a person or a script reads them.
+ *
+ * The main lcore gathers every worker's counters and every port's own
+ * (imissed, ierrors, rx_nombuf: read here and nowhere else) into one
+ * cp_report, then prints it as a table or as one JSON object. The JSON
+ * shape is a contract with the tests and with operators' scripts:
+ * rx_packets, tx_packets, outcomes{}, drops{} (every reason, zero or not),
+ * per-worker and per-port figures.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "controlplane.h"
+
+void
+cp_report_gather(struct dp_plane *dp, double elapsed_s, struct cp_report *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->elapsed_s = elapsed_s;
+	r->n_workers = dp_n_workers(dp);
+	r->n_ports = dp_n_ports(dp);
+	for (unsigned w = 0; w < r->n_workers; w++) {
+		dp_stats_add(&r->worker[w], dp_worker_stats(dp, w));
+		dp_stats_add(&r->total, dp_worker_stats(dp, w));
+	}
+	for (unsigned p = 0; p < r->n_ports; p++)
+		if (dp_port_stats(dp, p, &r->port[p]) != 0)
+			r->port[p].name = "?";
+}
+
+uint64_t
+cp_report_port_drops(const struct cp_report *r)
+{
+	uint64_t sum = 0;
+
+	for (unsigned p = 0; p < r->n_ports; p++)
+		sum += r->port[p].imissed + r->port[p].ierrors + r->port[p].rx_nombuf;
+	return sum;
+}
+
+static uint64_t
+drops_of(const struct dp_stats *s)
+{
+	uint64_t sum = 0;
+
+	for (unsigned i = 0; i < DP_DROP__COUNT; i++)
+		sum += dp_read(&s->drop[i]);
+	return sum;
+}
+
+static void
+sum_ports(const struct cp_report *r, uint64_t *imissed, uint64_t *ierrors, uint64_t *nombuf)
+{
+	*imissed = *ierrors = *nombuf = 0;
+	for (unsigned p = 0; p < r->n_ports; p++) {
+		*imissed += r->port[p].imissed;
+		*ierrors += r->port[p].ierrors;
+		*nombuf += r->port[p].rx_nombuf;
+	}
+}
+
+static json_t *
+report_json(const struct cp_report *r)
+{
+	json_t *root = json_object(), *outcomes = json_object(), *drops = json_object();
+	json_t *workers = json_array(), *ports = json_array();
+	uint64_t imissed, ierrors, nombuf;
+
+	if (!root || !outcomes || !drops || !workers || !ports)
+		goto fail;
+	sum_ports(r, &imissed, &ierrors, &nombuf);
+	for (unsigned i = 0; i < DP_OUT__COUNT; i++)
+		json_object_set_new(outcomes, dp_outcome_name(i),
+				    json_integer((json_int_t)dp_read(&r->total.outcome[i])));
+	for (unsigned i = 0; i < DP_DROP__COUNT; i++)
+		json_object_set_new(drops, dp_drop_name(i),
+				    json_integer((json_int_t)dp_read(&r->total.drop[i])));
+	json_object_set_new(drops, "port_imissed", json_integer((json_int_t)imissed));
+	json_object_set_new(drops, "port_ierrors", json_integer((json_int_t)ierrors));
+	json_object_set_new(drops, "port_rx_nombuf", json_integer((json_int_t)nombuf));
+
+	for (unsigned w = 0; w < r->n_workers; w++) {
+		const struct dp_stats *s = &r->worker[w];
+
+		json_array_append_new(workers,
+				      json_pack("{s:i, s:I, s:I, s:I, s:I}", "worker", (int)w,
+						"rx_packets", (json_int_t)dp_read(&s->rx_packets),
+						"rx_bursts", (json_int_t)dp_read(&s->rx_bursts),
+						"tx_packets", (json_int_t)dp_read(&s->tx_packets),
+						"dropped", (json_int_t)drops_of(s)));
+	}
+	for (unsigned p = 0; p < r->n_ports; p++) {
+		const struct dp_port_stats *ps = &r->port[p];
+
+		json_array_append_new(
+			ports,
+			json_pack("{s:s, s:i, s:i, s:b, s:I, s:I, s:I, s:I, s:I, s:I}", "name",
+				  ps->name ? ps->name : "?", "rx_queues", (int)ps->rx_queues,
+				  "tx_queues", (int)ps->tx_queues, "rss", ps->rss, "ipackets",
+				  (json_int_t)ps->ipackets, "imissed", (json_int_t)ps->imissed,
+				  "ierrors", (json_int_t)ps->ierrors, "rx_nombuf",
+				  (json_int_t)ps->rx_nombuf, "opackets", (json_int_t)ps->opackets,
+				  "oerrors", (json_int_t)ps->oerrors));
+	}
+	json_object_set_new(root, "elapsed_s", json_real(r->elapsed_s));
+	json_object_set_new(root, "rx_packets",
+			    json_integer((json_int_t)dp_read(&r->total.rx_packets)));
+	json_object_set_new(root, "rx_bytes",
+			    json_integer((json_int_t)dp_read(&r->total.rx_bytes)));
+	json_object_set_new(root, "tx_packets",
+			    json_integer((json_int_t)dp_read(&r->total.tx_packets)));
+	json_object_set_new(root, "outcomes", outcomes);
+	json_object_set_new(root, "drops", drops);
+	json_object_set_new(root, "workers", workers);
+	json_object_set_new(root, "ports", ports);
+	return root;
+
+fail:
+	json_decref(root);
+	json_decref(outcomes);
+	json_decref(drops);
+	json_decref(workers);
+	json_decref(ports);
+	return NULL;
+}
+
+static void
+print_text(const struct cp_report *r, FILE *out)
+{
+	uint64_t imissed, ierrors, nombuf, rx = dp_read(&r->total.rx_packets);
+
+	sum_ports(r, &imissed, &ierrors, &nombuf);
+	fprintf(out, "vigild: %.3f s, %u worker(s), %u port(s)\n", r->elapsed_s, r->n_workers,
+		r->n_ports);
+	fprintf(out, "  %-22s %14" PRIu64 "  (%" PRIu64 " bytes)\n", "rx_packets", rx,
+		dp_read(&r->total.rx_bytes));
+	fprintf(out, "  %-22s %14" PRIu64 "\n", "tx_packets", dp_read(&r->total.tx_packets));
+	fprintf(out, "outcomes:\n");
+	for (unsigned i = 0; i < DP_OUT__COUNT; i++)
+		fprintf(out, "  %-22s %14" PRIu64 "  %s\n", dp_outcome_name(i),
+			dp_read(&r->total.outcome[i]), dp_outcome_desc(i));
+	fprintf(out, "drops (non-zero):\n");
+	for (unsigned i = 0; i < DP_DROP__COUNT; i++) {
+		uint64_t v = dp_read(&r->total.drop[i]);
+
+		if (v)
+			fprintf(out, "  %-22s %14" PRIu64 "  %s\n", dp_drop_name(i), v,
+				dp_drop_desc(i));
+	}
+	if (imissed)
+		fprintf(out, "  %-22s %14" PRIu64 "  RX ring full at the NIC\n", "port_imissed",
+			imissed);
+	if (ierrors)
+		fprintf(out, "  %-22s %14" PRIu64 "  bad frames the NIC dropped\n", "port_ierrors",
+			ierrors);
+	if (nombuf)
+		fprintf(out, "  %-22s %14" PRIu64 "  no mbuf to receive into\n", "port_rx_nombuf",
+			nombuf);
+	for (unsigned p = 0; p < r->n_ports; p++)
+		fprintf(out,
+			"port %u %s: %u rxq, %u txq, rss %s, ipackets %" PRIu64
+			", opackets %" PRIu64 "\n",
+			p, r->port[p].name, r->port[p].rx_queues, r->port[p].tx_queues,
+			r->port[p].rss ? "on" : "off", r->port[p].ipackets, r->port[p].opackets);
+}
+
+int
+cp_report_print(const struct cp_report *r, bool json, FILE *out)
+{
+	if (json) {
+		json_t *root = report_json(r);
+		int rc;
+
+		if (root == NULL)
+			return -ENOMEM;
+		rc = json_dumpf(root, out, JSON_COMPACT | JSON_SORT_KEYS);
+		json_decref(root);
+		if (rc != 0)
+			return -EIO;
+		fputc('\n', out);
+	} else {
+		print_text(r, out);
+	}
+	return fflush(out) == 0 && !ferror(out) ? 0 : -EIO;
+}
