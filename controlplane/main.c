@@ -146,7 +146,7 @@ pcap_count(const char *path, uint64_t *count)
 	*count = 0;
 	p = pcap_open_offline(path, errbuf);
 	if (p == NULL) {
-		fprintf(stderr, "vigild: --pcap %s: %s\n", path, errbuf);
+		fprintf(stderr, "vigild: --pcap: %s\n", errbuf);
 		return -EINVAL;
 	}
 	if (pcap_datalink(p) != DLT_EN10MB) {

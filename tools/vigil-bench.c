@@ -1,0 +1,878 @@
+/*
+ * vigil-bench.c - micro-benchmarks of the data plane's per-packet cost.
+ *
+ *   vigil-bench [--scenario parse] [--runs R] [--packets N] [--smoke] [--json]
+ *               [-- EAL arguments]
+ *
+ * A claim such as "vigil parses N Mpps per core" is only worth the command
+ * that measured it. This tool owns that command: it starts the EAL itself
+ * (no NIC, no hugepages), builds a fixed set of mbufs from the frame builders
+ * of tests/common/frames.h, and times the exact per-packet work of
+ * dataplane/worker.c (bursts of 32, a prefetch window of 3, dp_process on the
+ * mbuf's data) without the PMD's RX and TX. Beside it, in the same run, it
+ * times a baseline that only reads the first 64 bytes of every frame in the
+ * same order: the memory floor, which the ratio parse/baseline is taken
+ * against.
+ *
+ * Scenario `parse`: a telemetry-heavy mix (HL7 over UDP/IPv4 and UDP/IPv6,
+ * some VLAN-tagged, some VTP) with a few drops (UDP to another port, a bad
+ * IPv4 header checksum, TCP, LLDP). No frame asks for a reply, because
+ * dp_process rewrites a reply frame in place and the next pass would then
+ * measure something else. After every run the counters must equal the
+ * per-class counts exactly, or the tool exits 1: a benchmark that silently
+ * measures the wrong path is worse than none.
+ *
+ * Timing is CLOCK_MONOTONIC around a whole run; each run's figure is
+ * ns/packet, and the summary gives the median (the machine may be shared),
+ * min and max.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <rte_branch_prediction.h>
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <rte_mbuf.h>
+#include <rte_mempool.h>
+#include <rte_prefetch.h>
+#include <rte_version.h>
+
+#include "dataplane.h"
+#include "frames.h"
+
+#define BENCH_N_FRAMES 4096u
+#define BENCH_PREFETCH_AHEAD 3 /* as dataplane/worker.c */
+#define BENCH_DEFAULT_RUNS 7u
+#define BENCH_DEFAULT_PACKETS 20000000ul
+#define BENCH_SMOKE_RUNS 1u
+#define BENCH_SMOKE_PACKETS (4ul * BENCH_N_FRAMES)
+#define BENCH_MAX_RUNS 1000u
+#define BENCH_POOL_SIZE 8191u
+#define BENCH_FRAME_ROOM 2048u
+#define BENCH_ETH_MIN 60 /* frame length without the FCS, as a PMD hands it over */
+#define BENCH_HL7_PORT 2575
+#define BENCH_VTP_PORT 4575
+#define BENCH_DNS_PORT 53
+#define BENCH_HL7_LEN 276
+#define BENCH_VTP_LEN 96
+#define BENCH_SEED 0x5eed0001u
+
+static const char *const default_eal_args[] = {
+	"--no-pci", "--no-huge", "--no-shconf", "-m", "256", "-l", "0", "--log-level=*:warning",
+};
+
+/* ------------------------------------------------------------------------ */
+/* Options                                                                   */
+/* ------------------------------------------------------------------------ */
+
+struct bench_opts {
+	const char *scenario;
+	unsigned runs;
+	unsigned long packets;
+	bool smoke;
+	bool json;
+};
+
+static void
+usage(FILE *out)
+{
+	fprintf(out,
+		"usage: vigil-bench [options] [-- EAL arguments]\n"
+		"  --scenario NAME   parse (default): dp_process over a telemetry-heavy mix\n"
+		"  --runs R          timed runs, median reported (default %u)\n"
+		"  --packets N       packets per run, rounded up to whole passes over the\n"
+		"                    %u prebuilt frames (default %lu)\n"
+		"  --smoke           a tiny run (%u run, %lu packets) that checks the counters\n"
+		"  --json            print the result as one JSON object\n"
+		"  -h, --help        this text\n"
+		"EAL arguments after -- replace the defaults:",
+		BENCH_DEFAULT_RUNS, BENCH_N_FRAMES, BENCH_DEFAULT_PACKETS, BENCH_SMOKE_RUNS,
+		BENCH_SMOKE_PACKETS);
+	for (size_t i = 0; i < sizeof(default_eal_args) / sizeof(default_eal_args[0]); i++)
+		fprintf(out, " %s", default_eal_args[i]);
+	fputc('\n', out);
+}
+
+static int
+parse_ulong(const char *opt, const char *s, unsigned long min, unsigned long max,
+	    unsigned long *out)
+{
+	char *end;
+
+	errno = 0;
+	*out = strtoul(s, &end, 10);
+	if (errno || end == s || *end || s[0] == '-' || *out < min || *out > max) {
+		fprintf(stderr, "vigil-bench: %s: '%s' is not a number in %lu..%lu\n", opt, s, min,
+			max);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Parse argv[1..argc-1] (the part before "--"). Return 0, 1 (help shown) or -EINVAL. */
+static int
+parse_args(int argc, char **argv, struct bench_opts *o)
+{
+	static const struct option longopts[] = {
+		{"scenario", required_argument, NULL, 'S'},
+		{"runs", required_argument, NULL, 'R'},
+		{"packets", required_argument, NULL, 'N'},
+		{"smoke", no_argument, NULL, 'k'},
+		{"json", no_argument, NULL, 'j'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	bool runs_given = false, packets_given = false;
+	unsigned long v;
+	int c;
+
+	o->scenario = "parse";
+	o->runs = BENCH_DEFAULT_RUNS;
+	o->packets = BENCH_DEFAULT_PACKETS;
+	o->smoke = false;
+	o->json = false;
+	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'S':
+			o->scenario = optarg;
+			break;
+		case 'R':
+			if (parse_ulong("--runs", optarg, 1, BENCH_MAX_RUNS, &v) != 0)
+				return -EINVAL;
+			o->runs = (unsigned)v;
+			runs_given = true;
+			break;
+		case 'N':
+			if (parse_ulong("--packets", optarg, 1, 1ul << 40, &v) != 0)
+				return -EINVAL;
+			o->packets = v;
+			packets_given = true;
+			break;
+		case 'k':
+			o->smoke = true;
+			break;
+		case 'j':
+			o->json = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 1;
+		default:
+			usage(stderr);
+			return -EINVAL;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "vigil-bench: unexpected argument '%s'\n", argv[optind]);
+		return -EINVAL;
+	}
+	if (strcmp(o->scenario, "parse") != 0) {
+		fprintf(stderr, "vigil-bench: unknown scenario '%s' (known: parse)\n", o->scenario);
+		return -EINVAL;
+	}
+	if (o->smoke) {
+		if (!runs_given)
+			o->runs = BENCH_SMOKE_RUNS;
+		if (!packets_given)
+			o->packets = BENCH_SMOKE_PACKETS;
+	}
+	return 0;
+}
+
+/* The command line as typed, quoted where a shell would need it. */
+static void
+print_command(FILE *out, int argc, char **argv)
+{
+	for (int i = 0; i < argc; i++) {
+		const char *a = argv[i];
+		bool plain = a[0] != '\0';
+
+		for (const char *p = a; *p; p++)
+			if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+				    "0123456789-_=.,/:+@%",
+				    *p))
+				plain = false;
+		if (i)
+			fputc(' ', out);
+		if (plain) {
+			fputs(a, out);
+			continue;
+		}
+		fputc('\'', out);
+		for (const char *p = a; *p; p++) {
+			if (*p == '\'')
+				fputs("'\\''", out);
+			else
+				fputc(*p, out);
+		}
+		fputc('\'', out);
+	}
+}
+
+/* ------------------------------------------------------------------------ */
+/* The frame mix                                                             */
+/* ------------------------------------------------------------------------ */
+
+enum bench_kind {
+	BENCH_OUTCOME,
+	BENCH_DROP,
+};
+
+/* One class of frame: how many of the set, how it is built, what it counts. */
+struct bench_class {
+	const char *name;
+	unsigned per_64; /* share of the set, in 64ths */
+	enum bench_kind kind;
+	unsigned counter; /* enum dp_outcome or enum dp_drop */
+};
+
+enum bench_class_id {
+	C_HL7_V4,
+	C_HL7_V4_VLAN,
+	C_HL7_V6,
+	C_HL7_V6_VLAN,
+	C_VTP_V4,
+	C_UDP_PORT,
+	C_IPV4_CKSUM,
+	C_TCP,
+	C_LLDP,
+	C__COUNT,
+};
+
+static const struct bench_class classes[C__COUNT] = {
+	[C_HL7_V4] = {"hl7-udp4", 24, BENCH_OUTCOME, DP_OUT_telemetry_hl7},
+	[C_HL7_V4_VLAN] = {"hl7-udp4-vlan", 8, BENCH_OUTCOME, DP_OUT_telemetry_hl7},
+	[C_HL7_V6] = {"hl7-udp6", 12, BENCH_OUTCOME, DP_OUT_telemetry_hl7},
+	[C_HL7_V6_VLAN] = {"hl7-udp6-vlan", 4, BENCH_OUTCOME, DP_OUT_telemetry_hl7},
+	[C_VTP_V4] = {"vtp-udp4", 6, BENCH_OUTCOME, DP_OUT_telemetry_vtp},
+	[C_UDP_PORT] = {"dns-udp4", 4, BENCH_DROP, DP_DROP_udp_port},
+	[C_IPV4_CKSUM] = {"hl7-udp4-bad-ipv4-cksum", 2, BENCH_DROP, DP_DROP_ipv4_checksum},
+	[C_TCP] = {"tcp4", 2, BENCH_DROP, DP_DROP_l4_proto},
+	[C_LLDP] = {"lldp", 2, BENCH_DROP, DP_DROP_ethertype},
+};
+
+static const char *
+class_counter_name(const struct bench_class *c)
+{
+	return c->kind == BENCH_OUTCOME ? dp_outcome_name((enum dp_outcome)c->counter)
+					: dp_drop_name((enum dp_drop)c->counter);
+}
+
+static const uint8_t appliance_mac[6] = {0x02, 0x00, 0x00, 0x00, 0x00, 0x01};
+static const uint8_t appliance_v6[16] = {0x20, 0x01, 0x0d, 0xb8, [15] = 0x01};
+static const uint8_t lldp_mac[6] = {0x01, 0x80, 0xc2, 0x00, 0x00, 0x0e};
+#define BENCH_APPLIANCE_V4 0xc0000201u /* 192.0.2.1 */
+
+struct bench_rng {
+	uint64_t state;
+};
+
+static uint32_t
+rng_below(struct bench_rng *r, uint32_t n)
+{
+	uint64_t x = r->state;
+
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	r->state = x;
+	return (uint32_t)(x % n);
+}
+
+/* An MLLP-framed HL7 v2 ORU^R01 of exactly BENCH_HL7_LEN bytes. */
+static size_t
+hl7_payload(unsigned device, unsigned seq, char *buf, size_t room)
+{
+	int n = snprintf(buf, room,
+			 "\x0bMSH|^~\\&|BEDSIDE%03u|WARD7|VIGIL|HOSP|20240101120000||ORU^R01|"
+			 "%08u|P|2.6\rPID|||PAT%05u\rOBR|1|||69837-1^Vitals^LN\r"
+			 "OBX|1|NM|150456^MDC_PULS_OXIM_SAT_O2^MDC||97|%%|||||F\r"
+			 "OBX|2|NM|149530^MDC_PULS_OXIM_PULS_RATE^MDC||72|/min|||||F\r",
+			 device, seq, device * 7u);
+
+	if (n < 0 || (size_t)n + 2 > BENCH_HL7_LEN || BENCH_HL7_LEN > room)
+		return 0;
+	/* Pad the last segment with spaces, then close the MLLP block. */
+	memset(buf + n, ' ', BENCH_HL7_LEN - 2 - (size_t)n);
+	buf[BENCH_HL7_LEN - 2] = 0x1c;
+	buf[BENCH_HL7_LEN - 1] = '\r';
+	return BENCH_HL7_LEN;
+}
+
+/* Build one frame of class @c from a sender chosen by @rng; return its length or 0. */
+static size_t
+build_frame(enum bench_class_id c, struct bench_rng *rng, unsigned seq, uint8_t *buf, size_t room)
+{
+	char payload[512];
+	unsigned device = 10 + rng_below(rng, 240);
+	uint16_t sport = (uint16_t)(32768 + rng_below(rng, 28000));
+	uint32_t src4 = 0xc0000200u | device;
+	uint8_t src6[16];
+	struct fr_l2 l2 = {.n_vlan = 0};
+	size_t plen, len = 0;
+
+	memcpy(src6, appliance_v6, 16);
+	src6[15] = (uint8_t)device;
+	memcpy(l2.dst, appliance_mac, 6);
+	memcpy(l2.src, (const uint8_t[6]){0x02, 0x00, 0x00, 0x00, 0x10, (uint8_t)device}, 6);
+	if (c == C_HL7_V4_VLAN || c == C_HL7_V6_VLAN) {
+		l2.n_vlan = 1;
+		l2.vlan_tci[0] = (uint16_t)(100 + device % 4);
+	}
+	plen = hl7_payload(device, seq, payload, sizeof(payload));
+	if (plen == 0)
+		return 0;
+
+	switch (c) {
+	case C_HL7_V4:
+	case C_HL7_V4_VLAN:
+		len = fr_udp4(buf, room, &l2, src4, BENCH_APPLIANCE_V4, sport, BENCH_HL7_PORT,
+			      payload, plen);
+		break;
+	case C_HL7_V6:
+	case C_HL7_V6_VLAN:
+		len = fr_udp6(buf, room, &l2, src6, appliance_v6, sport, BENCH_HL7_PORT, payload,
+			      plen);
+		break;
+	case C_VTP_V4:
+		len = fr_udp4(buf, room, &l2, src4, BENCH_APPLIANCE_V4, sport, BENCH_VTP_PORT,
+			      payload, BENCH_VTP_LEN);
+		break;
+	case C_UDP_PORT:
+		len = fr_udp4(buf, room, &l2, src4, BENCH_APPLIANCE_V4, sport, BENCH_DNS_PORT,
+			      payload, 40);
+		break;
+	case C_IPV4_CKSUM:
+		len = fr_udp4(buf, room, &l2, src4, BENCH_APPLIANCE_V4, sport, BENCH_HL7_PORT,
+			      payload, plen);
+		if (len)
+			buf[14 + 10] ^= 0x5a; /* the header checksum's first byte */
+		break;
+	case C_TCP:
+		len = fr_tcp4(buf, room, &l2, src4, BENCH_APPLIANCE_V4, sport, BENCH_HL7_PORT);
+		break;
+	case C_LLDP:
+		if (room < BENCH_ETH_MIN)
+			return 0;
+		memset(buf, 0, BENCH_ETH_MIN);
+		memcpy(buf, lldp_mac, 6);
+		memcpy(buf + 6, l2.src, 6);
+		buf[12] = 0x88;
+		buf[13] = 0xcc;
+		len = 14 + 2 + 7; /* a chassis-ID TLV's worth; the rest is padding */
+		break;
+	case C__COUNT:
+		break;
+	}
+	if (len != 0 && len < BENCH_ETH_MIN) {
+		memset(buf + len, 0, BENCH_ETH_MIN - len);
+		len = BENCH_ETH_MIN;
+	}
+	return len;
+}
+
+/* The set of prebuilt mbufs and what they must count. */
+struct bench_set {
+	struct rte_mempool *pool;
+	struct rte_mbuf *pkts[BENCH_N_FRAMES];
+	uint8_t class_of[BENCH_N_FRAMES];
+	unsigned per_class[C__COUNT];
+	uint64_t expected_outcome[DP_OUT__COUNT]; /* per pass over the set */
+	uint64_t expected_drop[DP_DROP__COUNT];
+	uint64_t bytes; /* per pass */
+};
+
+static int
+set_build(struct bench_set *s)
+{
+	static uint8_t frame[BENCH_FRAME_ROOM];
+	struct bench_rng rng = {BENCH_SEED};
+	unsigned n = 0, sum = 0;
+	int rc;
+
+	for (unsigned c = 0; c < C__COUNT; c++)
+		sum += classes[c].per_64;
+	if (sum != 64) {
+		fprintf(stderr, "vigil-bench: the class shares add up to %u/64\n", sum);
+		return -EINVAL;
+	}
+	/* Lay the classes out in their shares, then shuffle (Fisher-Yates) so
+	 * that the branch predictor sees a mix, not runs. */
+	for (unsigned c = 0; c < C__COUNT; c++) {
+		s->per_class[c] = classes[c].per_64 * (BENCH_N_FRAMES / 64);
+		for (unsigned i = 0; i < s->per_class[c]; i++)
+			s->class_of[n++] = (uint8_t)c;
+	}
+	for (unsigned i = BENCH_N_FRAMES - 1; i > 0; i--) {
+		unsigned j = rng_below(&rng, i + 1);
+		uint8_t t = s->class_of[i];
+
+		s->class_of[i] = s->class_of[j];
+		s->class_of[j] = t;
+	}
+
+	s->pool = rte_pktmbuf_pool_create("bench_mbufs", BENCH_POOL_SIZE, 0, 0,
+					  RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
+	if (s->pool == NULL) {
+		fprintf(stderr, "vigil-bench: cannot create a mempool of %u mbufs: %s\n",
+			BENCH_POOL_SIZE, rte_strerror(rte_errno));
+		return -ENOMEM;
+	}
+	rc = rte_pktmbuf_alloc_bulk(s->pool, s->pkts, BENCH_N_FRAMES);
+	if (rc != 0) {
+		fprintf(stderr, "vigil-bench: cannot take %u mbufs from the pool\n",
+			BENCH_N_FRAMES);
+		return -ENOMEM;
+	}
+	for (unsigned i = 0; i < BENCH_N_FRAMES; i++) {
+		const struct bench_class *c = &classes[s->class_of[i]];
+		size_t len = build_frame(s->class_of[i], &rng, i, frame, sizeof(frame));
+		char *data;
+
+		if (len == 0) {
+			fprintf(stderr, "vigil-bench: cannot build a '%s' frame\n", c->name);
+			return -EINVAL;
+		}
+		data = rte_pktmbuf_append(s->pkts[i], (uint16_t)len);
+		if (data == NULL) {
+			fprintf(stderr, "vigil-bench: a %zu-byte frame does not fit an mbuf\n",
+				len);
+			return -ENOSPC;
+		}
+		memcpy(data, frame, len);
+		s->bytes += len;
+		if (c->kind == BENCH_OUTCOME)
+			s->expected_outcome[c->counter]++;
+		else
+			s->expected_drop[c->counter]++;
+	}
+	return 0;
+}
+
+static void
+set_free(struct bench_set *s)
+{
+	for (unsigned i = 0; i < BENCH_N_FRAMES; i++)
+		if (s->pkts[i])
+			rte_pktmbuf_free(s->pkts[i]);
+	rte_mempool_free(s->pool);
+}
+
+static void
+local_init(struct dp_local *local)
+{
+	memset(local, 0, sizeof(*local));
+	memcpy(local->mac, appliance_mac, 6);
+	local->n_ipv4 = 1;
+	local->ipv4[0] = htonl(BENCH_APPLIANCE_V4);
+	local->n_ipv6 = 1;
+	memcpy(local->ipv6[0], appliance_v6, 16);
+	local->n_hl7_ports = 1;
+	local->hl7_ports[0] = BENCH_HL7_PORT;
+	local->n_vtp_ports = 1;
+	local->vtp_ports[0] = BENCH_VTP_PORT;
+	local->udp_checksum = true; /* vigild's default */
+}
+
+/* ------------------------------------------------------------------------ */
+/* The timed loops                                                           */
+/* ------------------------------------------------------------------------ */
+
+/* The receive checksum flags as dataplane/worker.c maps them. */
+static inline uint32_t
+csum_flags(uint64_t ol)
+{
+	uint32_t f = 0;
+
+	if ((ol & RTE_MBUF_F_RX_IP_CKSUM_MASK) == RTE_MBUF_F_RX_IP_CKSUM_GOOD)
+		f |= DP_CSUM_IP_GOOD;
+	else if ((ol & RTE_MBUF_F_RX_IP_CKSUM_MASK) == RTE_MBUF_F_RX_IP_CKSUM_BAD)
+		f |= DP_CSUM_IP_BAD;
+	if ((ol & RTE_MBUF_F_RX_L4_CKSUM_MASK) == RTE_MBUF_F_RX_L4_CKSUM_GOOD)
+		f |= DP_CSUM_L4_GOOD;
+	else if ((ol & RTE_MBUF_F_RX_L4_CKSUM_MASK) == RTE_MBUF_F_RX_L4_CKSUM_BAD)
+		f |= DP_CSUM_L4_BAD;
+	return f;
+}
+
+/*
+ * One burst, as poll_queue() in dataplane/worker.c handles it once
+ * rte_eth_rx_burst has returned: the same prefetch window, the same chained
+ * check, dp_process on the mbuf's data and the same per-burst counters.
+ * What the worker then does with the mbufs (free, TX) is left out: the set
+ * is reused. A reply verdict is counted as unexpected, since it would have
+ * rewritten the frame.
+ */
+static inline void
+parse_burst(const struct dp_local *local, struct dp_stats *stats, struct rte_mbuf **pkts,
+	    uint16_t n, uint64_t *unexpected)
+{
+	uint64_t bytes = 0;
+
+	for (uint16_t i = 0; i < n && i < BENCH_PREFETCH_AHEAD; i++)
+		rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void *));
+	for (uint16_t i = 0; i < n; i++) {
+		struct rte_mbuf *m = pkts[i];
+		uint8_t *frame = rte_pktmbuf_mtod(m, uint8_t *);
+		uint32_t len = rte_pktmbuf_data_len(m);
+		uint32_t room = len + rte_pktmbuf_tailroom(m);
+		uint32_t reply_len = 0;
+		enum dp_verdict verdict;
+		struct dp_pkt pkt;
+
+		if (i + BENCH_PREFETCH_AHEAD < n)
+			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + BENCH_PREFETCH_AHEAD], void *));
+		bytes += rte_pktmbuf_pkt_len(m);
+		if (unlikely(m->nb_segs != 1)) {
+			dp_count(&stats->drop[DP_DROP_rx_chained], 1);
+			continue;
+		}
+		verdict = dp_process(local, stats, frame, len, room, csum_flags(m->ol_flags), &pkt,
+				     &reply_len);
+		if (unlikely(verdict == DP_VERDICT_REPLY))
+			(*unexpected)++;
+	}
+	dp_count(&stats->rx_packets, n);
+	dp_count(&stats->rx_bytes, bytes);
+	dp_count(&stats->rx_bursts, 1);
+}
+
+/* Kept out of line so that callgrind can count this loop alone
+ * (--toggle-collect=bench_parse_loop). */
+__attribute__((noinline)) static void
+bench_parse_loop(const struct dp_local *local, struct dp_stats *stats, struct rte_mbuf **pkts,
+		 unsigned long passes, uint64_t *unexpected)
+{
+	for (unsigned long p = 0; p < passes; p++)
+		for (unsigned b = 0; b < BENCH_N_FRAMES; b += DP_RX_BURST)
+			parse_burst(local, stats, pkts + b, DP_RX_BURST, unexpected);
+}
+
+/* The memory floor: the same mbufs in the same order and bursts, with the
+ * same prefetch window, reading the first 64 bytes of each frame. */
+__attribute__((noinline)) static uint64_t
+bench_baseline_loop(struct rte_mbuf **pkts, unsigned long passes)
+{
+	uint64_t acc = 0;
+
+	for (unsigned long p = 0; p < passes; p++) {
+		for (unsigned b = 0; b < BENCH_N_FRAMES; b += DP_RX_BURST) {
+			struct rte_mbuf **burst = pkts + b;
+
+			for (unsigned i = 0; i < BENCH_PREFETCH_AHEAD; i++)
+				rte_prefetch0(rte_pktmbuf_mtod(burst[i], void *));
+			for (unsigned i = 0; i < DP_RX_BURST; i++) {
+				const uint8_t *frame = rte_pktmbuf_mtod(burst[i], const uint8_t *);
+				uint64_t w[8];
+
+				if (i + BENCH_PREFETCH_AHEAD < DP_RX_BURST)
+					rte_prefetch0(rte_pktmbuf_mtod(
+						burst[i + BENCH_PREFETCH_AHEAD], void *));
+				memcpy(w, frame, sizeof(w));
+				acc += (w[0] ^ w[1] ^ w[2] ^ w[3] ^ w[4] ^ w[5] ^ w[6] ^ w[7]) +
+				       rte_pktmbuf_data_len(burst[i]);
+			}
+		}
+	}
+	return acc;
+}
+
+static double
+now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+}
+
+/* Compare the counters of one run with the set's composition × @passes. */
+static int
+check_counters(const struct bench_set *s, const struct dp_stats *st, unsigned long passes,
+	       uint64_t unexpected, unsigned run)
+{
+	uint64_t packets = (uint64_t)passes * BENCH_N_FRAMES;
+	int bad = 0;
+
+	if (unexpected != 0) {
+		fprintf(stderr, "vigil-bench: run %u: %" PRIu64 " frames were answered\n", run,
+			unexpected);
+		bad = 1;
+	}
+	if (dp_read(&st->rx_packets) != packets || dp_stats_accounted(st) != packets) {
+		fprintf(stderr,
+			"vigil-bench: run %u: rx_packets %" PRIu64 ", accounted %" PRIu64
+			", expected %" PRIu64 "\n",
+			run, dp_read(&st->rx_packets), dp_stats_accounted(st), packets);
+		bad = 1;
+	}
+	if (dp_read(&st->rx_bytes) != s->bytes * passes) {
+		fprintf(stderr, "vigil-bench: run %u: rx_bytes %" PRIu64 ", expected %" PRIu64 "\n",
+			run, dp_read(&st->rx_bytes), s->bytes * passes);
+		bad = 1;
+	}
+	for (unsigned i = 0; i < DP_OUT__COUNT; i++) {
+		uint64_t want = s->expected_outcome[i] * passes, got = dp_read(&st->outcome[i]);
+
+		if (got != want) {
+			fprintf(stderr,
+				"vigil-bench: run %u: outcome %s = %" PRIu64 ", expected %" PRIu64
+				"\n",
+				run, dp_outcome_name(i), got, want);
+			bad = 1;
+		}
+	}
+	for (unsigned i = 0; i < DP_DROP__COUNT; i++) {
+		uint64_t want = s->expected_drop[i] * passes, got = dp_read(&st->drop[i]);
+
+		if (got != want) {
+			fprintf(stderr,
+				"vigil-bench: run %u: drop %s = %" PRIu64 ", expected %" PRIu64
+				"\n",
+				run, dp_drop_name(i), got, want);
+			bad = 1;
+		}
+	}
+	return bad ? -EPROTO : 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Results                                                                   */
+/* ------------------------------------------------------------------------ */
+
+struct bench_summary {
+	double median, min, max; /* ns per packet */
+};
+
+static int
+cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+static void
+summarise(const double *v, unsigned n, struct bench_summary *out)
+{
+	double sorted[BENCH_MAX_RUNS];
+
+	memcpy(sorted, v, n * sizeof(*v));
+	qsort(sorted, n, sizeof(*sorted), cmp_double);
+	out->min = sorted[0];
+	out->max = sorted[n - 1];
+	out->median = n % 2 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
+}
+
+static void
+print_text(const struct bench_opts *o, const struct bench_set *s, unsigned long passes,
+	   const double *parse_ns, const double *base_ns, int argc, char **argv)
+{
+	struct bench_summary ps, bs;
+
+	summarise(parse_ns, o->runs, &ps);
+	summarise(base_ns, o->runs, &bs);
+	printf("# ");
+	print_command(stdout, argc, argv);
+	printf("\nvigil-bench %s (%s): scenario %s, %u frames (%.0f bytes on average), %lu "
+	       "passes = %" PRIu64 " packets per run, %u run(s)\n",
+	       VIGIL_VERSION, rte_version(), o->scenario, BENCH_N_FRAMES,
+	       (double)s->bytes / BENCH_N_FRAMES, passes, (uint64_t)passes * BENCH_N_FRAMES,
+	       o->runs);
+	printf("mix:\n");
+	for (unsigned c = 0; c < C__COUNT; c++)
+		printf("  %-26s %5u  -> %s\n", classes[c].name, s->per_class[c],
+		       class_counter_name(&classes[c]));
+	printf("%-4s %16s %16s %8s\n", "run", "parse ns/pkt", "baseline ns/pkt", "ratio");
+	for (unsigned r = 0; r < o->runs; r++)
+		printf("%-4u %16.2f %16.2f %8.2f\n", r + 1, parse_ns[r], base_ns[r],
+		       parse_ns[r] / base_ns[r]);
+	printf("parse:    median %.2f ns/packet = %.2f Mpps per core (min %.2f, max %.2f)\n",
+	       ps.median, 1e3 / ps.median, ps.min, ps.max);
+	printf("baseline: median %.2f ns/packet = %.2f Mpps per core (min %.2f, max %.2f)\n",
+	       bs.median, 1e3 / bs.median, bs.min, bs.max);
+	printf("ratio parse/baseline (medians): %.2f\n", ps.median / bs.median);
+	printf("counters: every run matched the mix exactly\n");
+}
+
+static void
+print_json_runs(const double *v, unsigned n)
+{
+	printf("[");
+	for (unsigned r = 0; r < n; r++)
+		printf("%s%.3f", r ? "," : "", v[r]);
+	printf("]");
+}
+
+static void
+print_json_string(const char *s)
+{
+	putchar('"');
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			printf("\\%c", *s);
+		else if ((unsigned char)*s < 0x20)
+			printf("\\u%04x", (unsigned char)*s);
+		else
+			putchar(*s);
+	}
+	putchar('"');
+}
+
+static void
+print_json(const struct bench_opts *o, const struct bench_set *s, unsigned long passes,
+	   const double *parse_ns, const double *base_ns, int argc, char **argv)
+{
+	struct bench_summary ps, bs;
+	char *cmd = NULL;
+	size_t cmd_len = 0;
+	FILE *mem = open_memstream(&cmd, &cmd_len);
+
+	summarise(parse_ns, o->runs, &ps);
+	summarise(base_ns, o->runs, &bs);
+	if (mem != NULL) {
+		print_command(mem, argc, argv);
+		fclose(mem);
+	}
+	printf("{\"command\":");
+	print_json_string(cmd ? cmd : "");
+	free(cmd);
+	printf(",\"version\":\"%s\",\"dpdk\":\"%s\",\"scenario\":\"%s\",\"frames\":%u,"
+	       "\"bytes_per_pass\":%" PRIu64 ",\"packets_per_run\":%" PRIu64 ",\"runs\":%u,"
+	       "\"mix\":{",
+	       VIGIL_VERSION, rte_version(), o->scenario, BENCH_N_FRAMES, s->bytes,
+	       (uint64_t)passes * BENCH_N_FRAMES, o->runs);
+	for (unsigned c = 0; c < C__COUNT; c++)
+		printf("%s\"%s\":{\"frames\":%u,\"counter\":\"%s\"}", c ? "," : "", classes[c].name,
+		       s->per_class[c], class_counter_name(&classes[c]));
+	printf("},\"parse\":{\"ns_per_packet\":{\"median\":%.3f,\"min\":%.3f,\"max\":%.3f},"
+	       "\"mpps_per_core_median\":%.3f,\"runs_ns_per_packet\":",
+	       ps.median, ps.min, ps.max, 1e3 / ps.median);
+	print_json_runs(parse_ns, o->runs);
+	printf("},\"baseline\":{\"ns_per_packet\":{\"median\":%.3f,\"min\":%.3f,\"max\":%.3f},"
+	       "\"mpps_per_core_median\":%.3f,\"runs_ns_per_packet\":",
+	       bs.median, bs.min, bs.max, 1e3 / bs.median);
+	print_json_runs(base_ns, o->runs);
+	printf("},\"ratio_parse_baseline\":%.3f,\"counters_ok\":true}\n", ps.median / bs.median);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Scenario parse                                                            */
+/* ------------------------------------------------------------------------ */
+
+static int
+scenario_parse(const struct bench_opts *o, int argc, char **argv)
+{
+	static struct bench_set set;
+	static struct dp_stats stats;
+	double parse_ns[BENCH_MAX_RUNS], base_ns[BENCH_MAX_RUNS];
+	unsigned long passes = (o->packets + BENCH_N_FRAMES - 1) / BENCH_N_FRAMES;
+	double packets = (double)passes * BENCH_N_FRAMES;
+	volatile uint64_t sink = 0;
+	struct dp_local local;
+	uint64_t unexpected = 0;
+	int rc;
+
+	local_init(&local);
+	rc = set_build(&set);
+	if (rc != 0)
+		goto out;
+
+	/* One untimed pass each to warm the caches and the branch predictor;
+	 * its counters are checked like any run's. */
+	sink += bench_baseline_loop(set.pkts, 1);
+	memset(&stats, 0, sizeof(stats));
+	bench_parse_loop(&local, &stats, set.pkts, 1, &unexpected);
+	rc = check_counters(&set, &stats, 1, unexpected, 0);
+	if (rc != 0)
+		goto out;
+
+	for (unsigned r = 0; r < o->runs; r++) {
+		double t0, t1, t2;
+
+		t0 = now_ns();
+		sink += bench_baseline_loop(set.pkts, passes);
+		t1 = now_ns();
+		memset(&stats, 0, sizeof(stats));
+		unexpected = 0;
+		bench_parse_loop(&local, &stats, set.pkts, passes, &unexpected);
+		t2 = now_ns();
+		base_ns[r] = (t1 - t0) / packets;
+		parse_ns[r] = (t2 - t1) / packets;
+		rc = check_counters(&set, &stats, passes, unexpected, r + 1);
+		if (rc != 0)
+			goto out;
+	}
+	(void)sink;
+	if (o->json)
+		print_json(o, &set, passes, parse_ns, base_ns, argc, argv);
+	else
+		print_text(o, &set, passes, parse_ns, base_ns, argc, argv);
+	if (fflush(stdout) != 0 || ferror(stdout))
+		rc = -EIO;
+out:
+	set_free(&set);
+	return rc;
+}
+
+int
+main(int argc, char **argv)
+{
+	char *eal_argv[64], **orig_argv;
+	struct bench_opts o;
+	int app_argc = argc, eal_argc = 0, rc, status = 2;
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0) {
+			app_argc = i;
+			break;
+		}
+	}
+	/* Keep the command line for the report before getopt permutes it. */
+	orig_argv = calloc((size_t)argc + 1, sizeof(*orig_argv));
+	if (orig_argv == NULL) {
+		fprintf(stderr, "vigil-bench: out of memory\n");
+		return 1;
+	}
+	memcpy(orig_argv, argv, (size_t)argc * sizeof(*argv));
+
+	rc = parse_args(app_argc, argv, &o);
+	if (rc != 0) {
+		status = rc > 0 ? 0 : 2;
+		goto out;
+	}
+
+	eal_argv[eal_argc++] = argv[0];
+	if (app_argc < argc - 1) {
+		if ((size_t)(argc - app_argc) > sizeof(eal_argv) / sizeof(eal_argv[0])) {
+			fprintf(stderr, "vigil-bench: too many EAL arguments\n");
+			goto out;
+		}
+		for (int i = app_argc + 1; i < argc; i++)
+			eal_argv[eal_argc++] = argv[i];
+	} else {
+		for (size_t i = 0; i < sizeof(default_eal_args) / sizeof(default_eal_args[0]); i++)
+			eal_argv[eal_argc++] = (char *)default_eal_args[i];
+	}
+	if (rte_eal_init(eal_argc, eal_argv) < 0) {
+		fprintf(stderr, "vigil-bench: EAL initialisation failed: %s\n",
+			rte_strerror(rte_errno));
+		status = 1;
+		goto out;
+	}
+
+	rc = scenario_parse(&o, argc, orig_argv);
+	if (rc != 0)
+		fprintf(stderr, "vigil-bench: scenario %s failed: %s\n", o.scenario, strerror(-rc));
+	status = rc == 0 ? 0 : 1;
+	rte_eal_cleanup();
+out:
+	free(orig_argv);
+	return status;
+}
