@@ -304,6 +304,30 @@ const struct dp_stats *dp_worker_stats(const struct dp_plane *dp, unsigned worke
 /** Sum of every worker's counters into @p out. */
 void dp_stats_total(const struct dp_plane *dp, struct dp_stats *out);
 
+struct rte_mbuf;
+
+/** What a worker does with a burst once it is classified. */
+struct dp_burst {
+	uint16_t n_done; /**< mbufs to free (telemetry handed over, drops) */
+	uint16_t n_tx;	 /**< replies built in place, to transmit */
+	struct rte_mbuf *done[DP_RX_BURST];
+	struct rte_mbuf *tx[DP_RX_BURST];
+	uint8_t tx_kind[DP_RX_BURST]; /**< enum dp_reply_kind of each tx[] */
+};
+
+/**
+ * A worker's per-burst work once rte_eth_rx_burst has returned: parse every
+ * mbuf with a prefetch window, count rx and every outcome but the replies
+ * (counted once transmitted), hand telemetry to @p conf's hook, build
+ * replies in place. Frees and transmits nothing: @p out says what to free
+ * and what to send. The worker and vigil-bench both run exactly this.
+ *
+ * @param n  at most DP_RX_BURST
+ */
+void dp_burst_classify(const struct dp_local *local, struct dp_stats *stats, struct rte_mbuf **pkts,
+		       uint16_t n, dp_telemetry_fn on_telemetry, void *telemetry_arg,
+		       unsigned worker, struct dp_burst *out);
+
 /** Port-level counters, read by one (control-plane) thread only. */
 struct dp_port_stats {
 	const char *name;

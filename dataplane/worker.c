@@ -35,36 +35,30 @@ csum_flags(uint64_t ol)
 }
 
 static void
-send_replies(struct dp_worker *w, const struct dp_rxq *q, struct rte_mbuf **tx, const uint8_t *kind,
-	     uint16_t n)
+send_replies(struct dp_worker *w, const struct dp_rxq *q, struct dp_burst *b)
 {
 	uint16_t sent = 0;
 
 	if (q->txq != UINT16_MAX)
-		sent = rte_eth_tx_burst(q->port_id, q->txq, tx, n);
+		sent = rte_eth_tx_burst(q->port_id, q->txq, b->tx, b->n_tx);
 	dp_count(&w->stats.tx_packets, sent);
 	for (uint16_t i = 0; i < sent; i++)
-		dp_count(&w->stats.outcome[dp_outcome_of_reply(kind[i])], 1);
-	if (sent < n) {
-		dp_count(&w->stats.drop[DP_DROP_tx_full], n - sent);
-		rte_pktmbuf_free_bulk(&tx[sent], n - sent);
+		dp_count(&w->stats.outcome[dp_outcome_of_reply(b->tx_kind[i])], 1);
+	if (sent < b->n_tx) {
+		dp_count(&w->stats.drop[DP_DROP_tx_full], b->n_tx - sent);
+		rte_pktmbuf_free_bulk(&b->tx[sent], b->n_tx - sent);
 	}
 }
 
-static unsigned
-poll_queue(struct dp_worker *w, const struct dp_rxq *q)
+void
+dp_burst_classify(const struct dp_local *local, struct dp_stats *stats, struct rte_mbuf **pkts,
+		  uint16_t n, dp_telemetry_fn on_telemetry, void *telemetry_arg, unsigned worker,
+		  struct dp_burst *out)
 {
-	const struct dp_plane *dp = w->dp;
-	const struct dp_local *local = &dp->port[q->port_index].local;
-	struct rte_mbuf *pkts[DP_RX_BURST], *done[DP_RX_BURST], *tx[DP_RX_BURST];
-	uint8_t tx_kind[DP_RX_BURST];
-	uint16_t n, n_done = 0, n_tx = 0;
 	uint64_t bytes = 0;
 
-	n = rte_eth_rx_burst(q->port_id, q->queue, pkts, DP_RX_BURST);
-	if (n == 0)
-		return 0;
-
+	out->n_done = 0;
+	out->n_tx = 0;
 	for (uint16_t i = 0; i < n && i < PREFETCH_AHEAD; i++)
 		rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void *));
 	for (uint16_t i = 0; i < n; i++) {
@@ -82,38 +76,53 @@ poll_queue(struct dp_worker *w, const struct dp_rxq *q)
 		/* Scattered RX is not enabled, but some PMDs (net_pcap) chain
 		 * mbufs for frames over the data room. Telemetry is small. */
 		if (unlikely(m->nb_segs != 1)) {
-			dp_count(&w->stats.drop[DP_DROP_rx_chained], 1);
-			done[n_done++] = m;
+			dp_count(&stats->drop[DP_DROP_rx_chained], 1);
+			out->done[out->n_done++] = m;
 			continue;
 		}
-		verdict = dp_process(local, &w->stats, frame, len, room, csum_flags(m->ol_flags),
-				     &pkt, &reply_len);
+		verdict = dp_process(local, stats, frame, len, room, csum_flags(m->ol_flags), &pkt,
+				     &reply_len);
 		switch (verdict) {
 		case DP_VERDICT_REPLY:
 			/* dp_reply_build kept within len + tailroom */
 			m->data_len = (uint16_t)reply_len;
 			m->pkt_len = reply_len;
 			m->ol_flags = 0;
-			tx_kind[n_tx] = (uint8_t)pkt.reply;
-			tx[n_tx++] = m;
+			out->tx_kind[out->n_tx] = (uint8_t)pkt.reply;
+			out->tx[out->n_tx++] = m;
 			continue;
 		case DP_VERDICT_HL7:
 		case DP_VERDICT_VTP:
-			if (dp->on_telemetry)
-				dp->on_telemetry(dp->telemetry_arg, w->id, verdict, frame, &pkt);
+			if (on_telemetry)
+				on_telemetry(telemetry_arg, worker, verdict, frame, &pkt);
 			break;
 		case DP_VERDICT_DROP:
 			break;
 		}
-		done[n_done++] = m;
+		out->done[out->n_done++] = m;
 	}
-	dp_count(&w->stats.rx_packets, n);
-	dp_count(&w->stats.rx_bytes, bytes);
-	dp_count(&w->stats.rx_bursts, 1);
-	if (n_done)
-		rte_pktmbuf_free_bulk(done, n_done);
-	if (n_tx)
-		send_replies(w, q, tx, tx_kind, n_tx);
+	dp_count(&stats->rx_packets, n);
+	dp_count(&stats->rx_bytes, bytes);
+	dp_count(&stats->rx_bursts, 1);
+}
+
+static unsigned
+poll_queue(struct dp_worker *w, const struct dp_rxq *q)
+{
+	const struct dp_plane *dp = w->dp;
+	struct rte_mbuf *pkts[DP_RX_BURST];
+	struct dp_burst b;
+	uint16_t n;
+
+	n = rte_eth_rx_burst(q->port_id, q->queue, pkts, DP_RX_BURST);
+	if (n == 0)
+		return 0;
+	dp_burst_classify(&dp->port[q->port_index].local, &w->stats, pkts, n, dp->on_telemetry,
+			  dp->telemetry_arg, w->id, &b);
+	if (b.n_done)
+		rte_pktmbuf_free_bulk(b.done, b.n_done);
+	if (b.n_tx)
+		send_replies(w, q, &b);
 	return n;
 }
 

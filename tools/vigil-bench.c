@@ -484,63 +484,20 @@ local_init(struct dp_local *local)
 /* The timed loops                                                           */
 /* ------------------------------------------------------------------------ */
 
-/* The receive checksum flags as dataplane/worker.c maps them. */
-static inline uint32_t
-csum_flags(uint64_t ol)
-{
-	uint32_t f = 0;
-
-	if ((ol & RTE_MBUF_F_RX_IP_CKSUM_MASK) == RTE_MBUF_F_RX_IP_CKSUM_GOOD)
-		f |= DP_CSUM_IP_GOOD;
-	else if ((ol & RTE_MBUF_F_RX_IP_CKSUM_MASK) == RTE_MBUF_F_RX_IP_CKSUM_BAD)
-		f |= DP_CSUM_IP_BAD;
-	if ((ol & RTE_MBUF_F_RX_L4_CKSUM_MASK) == RTE_MBUF_F_RX_L4_CKSUM_GOOD)
-		f |= DP_CSUM_L4_GOOD;
-	else if ((ol & RTE_MBUF_F_RX_L4_CKSUM_MASK) == RTE_MBUF_F_RX_L4_CKSUM_BAD)
-		f |= DP_CSUM_L4_BAD;
-	return f;
-}
-
 /*
- * One burst, as poll_queue() in dataplane/worker.c handles it once
- * rte_eth_rx_burst has returned: the same prefetch window, the same chained
- * check, dp_process on the mbuf's data and the same per-burst counters.
- * What the worker then does with the mbufs (free, TX) is left out: the set
- * is reused. A reply verdict is counted as unexpected, since it would have
- * rewritten the frame.
+ * One burst, exactly as the worker handles it once rte_eth_rx_burst has
+ * returned (dp_burst_classify). What the worker then does with the mbufs
+ * (free, TX) is left out: the set is reused. A reply would have rewritten
+ * its frame, so any is counted as unexpected.
  */
 static inline void
 parse_burst(const struct dp_local *local, struct dp_stats *stats, struct rte_mbuf **pkts,
 	    uint16_t n, uint64_t *unexpected)
 {
-	uint64_t bytes = 0;
+	struct dp_burst b;
 
-	for (uint16_t i = 0; i < n && i < BENCH_PREFETCH_AHEAD; i++)
-		rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void *));
-	for (uint16_t i = 0; i < n; i++) {
-		struct rte_mbuf *m = pkts[i];
-		uint8_t *frame = rte_pktmbuf_mtod(m, uint8_t *);
-		uint32_t len = rte_pktmbuf_data_len(m);
-		uint32_t room = len + rte_pktmbuf_tailroom(m);
-		uint32_t reply_len = 0;
-		enum dp_verdict verdict;
-		struct dp_pkt pkt;
-
-		if (i + BENCH_PREFETCH_AHEAD < n)
-			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + BENCH_PREFETCH_AHEAD], void *));
-		bytes += rte_pktmbuf_pkt_len(m);
-		if (unlikely(m->nb_segs != 1)) {
-			dp_count(&stats->drop[DP_DROP_rx_chained], 1);
-			continue;
-		}
-		verdict = dp_process(local, stats, frame, len, room, csum_flags(m->ol_flags), &pkt,
-				     &reply_len);
-		if (unlikely(verdict == DP_VERDICT_REPLY))
-			(*unexpected)++;
-	}
-	dp_count(&stats->rx_packets, n);
-	dp_count(&stats->rx_bytes, bytes);
-	dp_count(&stats->rx_bursts, 1);
+	dp_burst_classify(local, stats, pkts, n, NULL, NULL, 0, &b);
+	*unexpected += b.n_tx;
 }
 
 /* Kept out of line so that callgrind can count this loop alone
