@@ -2,7 +2,7 @@
  * mkpcap.c - vigil-mkpcap: write a capture whose composition is known, and
  * say what vigild must count when it reads it.
  *
- *   vigil-mkpcap [--seed N] [--count N] [--mix demo|known] OUT.pcap
+ *   vigil-mkpcap [--seed N] [--count N] [--mix demo|known] [--jumbo] OUT.pcap
  *
  * The integration test and the demo replay the capture through a pcap port
  * and compare vigild's counters with the JSON object this program prints on
@@ -22,8 +22,27 @@
  * (HL7/MLLP) and 4575 (VTP), vigild's defaults. Destination MACs are
  * whatever a sender would use; vigild does not filter on them. Each frame
  * has exactly one thing about it that decides its fate, so the expected
- * counter of every frame is unambiguous. Frames shorter than 60 bytes are
- * padded with zeros as a NIC delivers them, except the runts.
+ * counter of every frame is unambiguous: a broken frame is a well-formed
+ * one with a single field changed (and any checksum that covers the field
+ * made right again), and it is the first check dp_classify() makes that
+ * fails. Frames shorter than 60 bytes are padded with zeros as a NIC
+ * delivers them, except those whose shortness is the point (runts, frames
+ * that end inside a header), which keep the length a capture on the
+ * sending host would show.
+ *
+ * --mix known has frames for every outcome and for every drop reason that
+ * a replay through a pcap port can reach. Two it cannot, and they stay 0:
+ *   reply_no_room  a reply needs at most l3_off + 72 bytes (a neighbour
+ *                  advertisement behind two tags, 94), and dp_process() is
+ *                  given the whole 2048-byte data room of the mbuf;
+ *   tx_full        net_pcap's TX without a tx_pcap/tx_iface drops in
+ *                  software and reports every packet as sent.
+ * A third, rx_chained, needs --jumbo: frames larger than the mbuf data room
+ * (2048 bytes), which DPDK 22.11's net_pcap reads from a file as a chain
+ * of mbufs. It is not in the mix by default because net_pcap with
+ * infinite_rx=1 refuses a capture that holds one ("Multiseg mbufs are not
+ * supported in infinite_rx mode": the RX queue set-up fails), and newer
+ * net_pcap sources drop such frames unless scattered RX is on.
  *
  * The order of the frames and their variable fields (addresses, ports,
  * values) come from a xorshift generator seeded with --seed, so a seed and
@@ -40,9 +59,11 @@
 #include "../../dataplane/dataplane.h" /* the counter lists only; nothing is linked */
 #include "frames.h"
 
-#define MK_FRAME_ROOM 2048
+#define MK_FRAME_ROOM 4096
 #define MK_ETH_MIN 60 /* without the FCS, as a PMD hands a frame over */
 #define MK_RUNT_LEN 10
+#define MK_MBUF_ROOM 2048 /* RTE_MBUF_DEFAULT_DATAROOM: bigger frames arrive chained */
+#define MK_JUMBO_MIN 2900 /* a trend upload at least this long: well past one mbuf */
 #define MK_MAX_COUNT 10000000ul
 #define MK_TS_START_USEC 1700000000000000ull /* 2023-11-14, any fixed time */
 #define MK_TS_STEP_USEC 1000u
@@ -50,11 +71,15 @@
 #define MK_APPLIANCE_V4 0xc0000201u  /* 192.0.2.1 */
 #define MK_OTHER_ARP_V4 0xc0000263u  /* 192.0.2.99, not ours */
 #define MK_OTHER_ICMP_V4 0xc0000232u /* 192.0.2.50, not ours */
+#define MK_SYSLOG_PORT 514
 #define MK_HL7_PORT 2575
 #define MK_VTP_PORT 4575
 #define MK_DNS_PORT 53
 
 static const uint8_t appliance_v6[16] = {0x20, 0x01, 0x0d, 0xb8, [15] = 0x01};
+static const uint8_t other_v6[16] = {0x20, 0x01, 0x0d, 0xb8, [15] = 0x32}; /* not ours */
+static const uint8_t all_routers_v6[16] = {0xff, 0x02, [15] = 0x02};
+static const uint8_t all_routers_mac[6] = {0x33, 0x33, 0x00, 0x00, 0x00, 0x02};
 static const uint8_t appliance_mac[6] = {0x02, 0x00, 0x00, 0x00, 0x00, 0x01};
 static const uint8_t broadcast_mac[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
 static const uint8_t lldp_mac[6] = {0x01, 0x80, 0xc2, 0x00, 0x00, 0x0e};
@@ -95,6 +120,80 @@ static uint32_t
 rng_below(struct mk_rng *r, uint32_t n)
 {
 	return (uint32_t)(rng_next(r) % n);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Header fields and checksums                                               */
+/* ------------------------------------------------------------------------ */
+
+static uint16_t
+get16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+static void
+set16(uint8_t *p, unsigned v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+/* One's complement sum of @len bytes in network order on top of @sum,
+ * not folded (RFC 1071). */
+static uint32_t
+sum16(const uint8_t *p, size_t len, uint32_t sum)
+{
+	size_t i;
+
+	for (i = 0; i + 1 < len; i += 2) {
+		sum += (uint32_t)p[i] << 8 | p[i + 1];
+	}
+	if (len & 1) {
+		sum += (uint32_t)p[len - 1] << 8;
+	}
+	return sum;
+}
+
+static uint16_t
+fold_invert(uint32_t sum)
+{
+	while (sum >> 16) {
+		sum = (sum & 0xffff) + (sum >> 16);
+	}
+	return (uint16_t)~sum;
+}
+
+/* After a change to an ICMP message of @len bytes: its checksum right again. */
+static void
+icmp4_fix_cksum(uint8_t *icmp, size_t len)
+{
+	set16(icmp + 2, 0);
+	set16(icmp + 2, fold_invert(sum16(icmp, len, 0)));
+}
+
+/* The same for the ICMPv6 message right after the IPv6 header at @ip6, as
+ * long as the payload length says; the pseudo-header is in the sum (RFC 4443). */
+static void
+icmp6_fix_cksum(uint8_t *ip6)
+{
+	uint16_t len = get16(ip6 + 4);
+	uint8_t *icmp = ip6 + 40;
+	uint32_t pseudo = sum16(ip6 + 8, 32, 0) + len + 58;
+
+	set16(icmp + 2, 0);
+	set16(icmp + 2, fold_invert(sum16(icmp, len, pseudo)));
+}
+
+/* Zeros up to the Ethernet minimum, as a NIC delivers a short frame. */
+static size_t
+pad_to_min(uint8_t *buf, size_t len)
+{
+	if (len >= MK_ETH_MIN) {
+		return len;
+	}
+	memset(buf + len, 0, MK_ETH_MIN - len);
+	return MK_ETH_MIN;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -160,6 +259,55 @@ hl7_payload(struct mk_rng *r, const struct mk_host *h, char *buf, size_t room)
 }
 
 /*
+ * A trend upload: one ORU^R01 carrying a run of SpO2 and pulse pairs a
+ * second apart, as a monitor sends when it reconnects. At least
+ * MK_JUMBO_MIN bytes, so that its frame does not fit in one mbuf.
+ */
+static size_t
+hl7_trend_payload(struct mk_rng *r, const struct mk_host *h, char *buf, size_t room)
+{
+	unsigned msg_id = rng_below(r, 100000000);
+	unsigned hour = rng_below(r, 24), minute = rng_below(r, 60);
+	unsigned second = 0;
+	size_t len;
+	int n;
+
+	n = snprintf(buf, room,
+		     "\x0bMSH|^~\\&|MON%03u^0012345600%06X^EUI-64|ICU3|VIGIL|HOSP|"
+		     "20240301%02u%02u00||ORU^R01^ORU_R01|%08u|P|2.6|||AL|NE||||||"
+		     "IHE_PCD_001^IHE PCD^1.3.6.1.4.1.19376.1.6.1.1.1^ISO\r"
+		     "PID|||PAT%05u^^^HOSP^MR||DOE^JANE\r"
+		     "OBR|1|||182777000^monitoring of patient^SCT|||20240301%02u%02u00\r",
+		     h->n, h->n, hour, minute, msg_id, h->n, hour, minute);
+	if (n < 0 || (size_t)n >= room) {
+		return 0;
+	}
+	len = (size_t)n;
+	while (len < MK_JUMBO_MIN && second < 60) {
+		unsigned spo2 = 85 + rng_below(r, 15);
+		unsigned pulse = 50 + rng_below(r, 70);
+
+		n = snprintf(buf + len, room - len,
+			     "OBX|%u|NM|150456^MDC_PULS_OXIM_SAT_O2^MDC|1.1.1.1|%u|"
+			     "262688^MDC_DIM_PERCENT^MDC|||||R|||20240301%02u%02u%02u\r"
+			     "OBX|%u|NM|149530^MDC_PULS_OXIM_PULS_RATE^MDC|1.1.1.2|%u|"
+			     "264864^MDC_DIM_BEAT_PER_MIN^MDC|||||R|||20240301%02u%02u%02u\r",
+			     2 * second + 1, spo2, hour, minute, second, 2 * second + 2, pulse,
+			     hour, minute, second);
+		if (n < 0 || (size_t)n >= room - len) {
+			return 0;
+		}
+		len += (size_t)n;
+		second++;
+	}
+	if (len < MK_JUMBO_MIN || room - len < 3) {
+		return 0;
+	}
+	memcpy(buf + len, "\x1c\r", 2);
+	return len + 2;
+}
+
+/*
  * A VTP-shaped datagram (magic, version, device id, sequence, time, one
  * observation). The data plane only counts it, so its exact layout does
  * not matter here; it is not a reference VTP message.
@@ -202,14 +350,21 @@ struct mk_expect {
 	bool is_reply;	/* the outcome is a transmitted reply */
 };
 
-typedef size_t (*mk_build_fn)(struct mk_rng *r, uint64_t seq, uint8_t *buf, size_t room);
+/*
+ * Builds one frame of a kind into @buf and returns its length (0 if it
+ * could not be built). @nth counts the frames of this kind so far (0, 1,
+ * ...): kinds with two variants alternate on it, so both appear as soon as
+ * the kind has two frames.
+ */
+typedef size_t (*mk_build_fn)(struct mk_rng *r, uint64_t nth, uint8_t *buf, size_t room);
 
 struct mk_kind {
 	const char *name;
 	mk_build_fn build;
 	struct mk_expect expect;
 	unsigned weight_known;
-	unsigned weight_demo;
+	unsigned weight_demo; /* 0: not in the demo mix */
+	bool wire_len;	      /* the length is the point: never padded to 60 bytes */
 };
 
 #define OUTCOME(name)                       \
@@ -263,57 +418,57 @@ udp6_telemetry(struct mk_rng *r, uint8_t *buf, size_t room, const struct mk_host
 }
 
 static size_t
-build_hl7_udp4(struct mk_rng *r, uint64_t seq, uint8_t *buf, size_t room)
+build_hl7_udp4(struct mk_rng *r, uint64_t nth, uint8_t *buf, size_t room)
 {
 	struct mk_host h;
 	struct fr_l2 l2;
 
-	(void)seq;
+	(void)nth;
 	pick_host(r, &h);
 	l2_from(&l2, &h, appliance_mac);
 	return udp4_telemetry(r, buf, room, &l2, &h, MK_HL7_PORT);
 }
 
 static size_t
-build_hl7_udp6(struct mk_rng *r, uint64_t seq, uint8_t *buf, size_t room)
+build_hl7_udp6(struct mk_rng *r, uint64_t nth, uint8_t *buf, size_t room)
 {
 	struct mk_host h;
 
-	(void)seq;
+	(void)nth;
 	pick_host(r, &h);
 	return udp6_telemetry(r, buf, room, &h, MK_HL7_PORT);
 }
 
 static size_t
-build_vtp_udp4(struct mk_rng *r, uint64_t seq, uint8_t *buf, size_t room)
+build_vtp_udp4(struct mk_rng *r, uint64_t nth, uint8_t *buf, size_t room)
 {
 	struct mk_host h;
 	struct fr_l2 l2;
 
-	(void)seq;
+	(void)nth;
 	pick_host(r, &h);
 	l2_from(&l2, &h, appliance_mac);
 	return udp4_telemetry(r, buf, room, &l2, &h, MK_VTP_PORT);
 }
 
 static size_t
-build_vtp_udp6(struct mk_rng *r, uint64_t seq, uint8_t *buf, size_t room)
+build_vtp_udp6(struct mk_rng *r, uint64_t nth, uint8_t *buf, size_t room)
 {
 	struct mk_host h;
 
-	(void)seq;
+	(void)nth;
 	pick_host(r, &h);
 	return udp6_telemetry(r, buf, room, &h, MK_VTP_PORT);
 }
 
 /* HL7 behind one 802.1Q tag (a ward VLAN). */
 static size_t
-build_hl7_vlan1(struct mk_rng *r, uint64_t seq, uint8_t *buf, size_t room)
+build_hl7_vlan1(struct mk_rng *r, uint64_t nth, uint8_t *buf, size_t room)
 {
 	struct mk_host h;
 	struct fr_l2 l2;
 
-	(void)seq;
+	(void)nth;
 	pick_host(r, &h);
 	l2_from(&l2, &h, appliance_mac);
 	l2.n_vlan = 1;
@@ -323,12 +478,12 @@ build_hl7_vlan1(struct mk_rng *r, uint64_t seq, uint8_t *buf, size_t room)
 
 /* VTP behind 802.1ad + 802.1Q (a provider bridge in between). */
 static size_t
-build_vtp_vlan2(struct mk_rng *r, uint64_t seq, uint8_t *buf, size_t room)
+build_vtp_vlan2(struct mk_rng *r, uint64_t nth, uint8_t *buf, size_t room)
 {
 	struct mk_host h;
 	struct fr_l2 l2;
 
-	(void)seq;
+	(void)nth;
 	pick_host(r, &h);
 	l2_from(&l2, &h, appliance_mac);
 	l2.n_vlan = 2;
@@ -338,12 +493,12 @@ build_vtp_vlan2(struct mk_rng *r, uint64_t seq, uint8_t *buf, size_t room)
 }
 
 static size_t
-build_vlan3(struct mk_rng *r, uint64_t seq, uint8_t *buf, size_t room)
+build_vlan3(struct mk_rng *r, uint64_t nth, uint8_t *buf, size_t room)
 {
 	struct mk_host h;
 	struct fr_l2 l2;
 
-	(void)seq;
+	(void)nth;
 	pick_host(r, &h);
 	l2_from(&l2, &h, appliance_mac);
 	l2.n_vlan = 3;
@@ -369,28 +524,28 @@ arp_from_host(struct mk_rng *r, uint8_t *buf, size_t room, uint16_t op, uint32_t
 }
 
 static size_t
-build_arp_ours(struct mk_rng *r, uint64_t seq, uint8_t *buf, size_t room)
+build_arp_ours(struct mk_rng *r, uint64_t nth, uint8_t *buf, size_t room)
 {
-	(void)seq;
+	(void)nth;
 	return arp_from_host(r, buf, room, 1, MK_APPLIANCE_V4);
 }
 
 static size_t
-build_arp_other(struct mk_rng *r, uint64_t seq, uint8_t *buf, size_t room)
+build_arp_other(struct mk_rng *r, uint64_t nth, uint8_t *buf, size_t room)
 {
-	(void)seq;
+	(void)nth;
 	return arp_from_host(r, buf, room, 1, MK_OTHER_ARP_V4);
 }
 
 static size_t
-build_arp_reply(struct mk_rng *r, uint64_t seq, uint8_t *buf, size_t room)
+build_arp_reply(struct mk_rng *r, uint64_t nth, uint8_t *buf, size_t room)
 {
-	(void)seq;
+	(void)nth;
 	return arp_from_host(r, buf, room, 2, 0xc0000264u);
 }
 
 static size_t
-icmp4_echo_to(struct mk_rng *r, uint64_t seq, uint8_t *buf, size_t room, uint32_t dst)
+icmp4_echo_to(struct mk_rng *r, uint64_t nth, uint8_t *buf, size_t room, uint32_t dst)
 {
 	static const char data[] = "vigil-mkpcap echo data 0123456789abcdef";
 	struct mk_host h;
@@ -398,24 +553,25 @@ icmp4_echo_to(struct mk_rng *r, uint64_t seq, uint8_t *buf, size_t room, uint32_
 
 	pick_host(r, &h);
 	l2_from(&l2, &h, appliance_mac);
-	return fr_icmp4_echo(buf, room, &l2, h.ipv4, dst, (uint16_t)(0x1000 + h.n), (uint16_t)seq,
+	return fr_icmp4_echo(buf, room, &l2, h.ipv4, dst, (uint16_t)(0x1000 + h.n), (uint16_t)nth,
 			     data, sizeof(data) - 1);
 }
 
 static size_t
-build_icmp_ours(struct mk_rng *r, uint64_t seq, uint8_t *buf, size_t room)
+build_icmp_ours(struct mk_rng *r, uint64_t nth, uint8_t *buf, size_t room)
 {
-	return icmp4_echo_to(r, seq, buf, room, MK_APPLIANCE_V4);
+	return icmp4_echo_to(r, nth, buf, room, MK_APPLIANCE_V4);
 }
 
 static size_t
-build_icmp_other(struct mk_rng *r, uint64_t seq, uint8_t *buf, size_t room)
+build_icmp_other(struct mk_rng *r, uint64_t nth, uint8_t *buf, size_t room)
 {
-	return icmp4_echo_to(r, seq, buf, room, MK_OTHER_ICMP_V4);
+	return icmp4_echo_to(r, nth, buf, room, MK_OTHER_ICMP_V4);
 }
 
+/* An ICMPv6 echo request from a ward host; the ICMPv6 message starts at 54. */
 static size_t
-build_icmp6_ours(struct mk_rng *r, uint64_t seq, uint8_t *buf, size_t room)
+icmp6_echo_to(struct mk_rng *r, uint64_t nth, uint8_t *buf, size_t room, const uint8_t dst[16])
 {
 	static const char data[] = "vigil-mkpcap echo6";
 	struct mk_host h;
@@ -423,36 +579,43 @@ build_icmp6_ours(struct mk_rng *r, uint64_t seq, uint8_t *buf, size_t room)
 
 	pick_host(r, &h);
 	l2_from(&l2, &h, appliance_mac);
-	return fr_icmp6_echo(buf, room, &l2, h.ipv6, appliance_v6, (uint16_t)(0x2000 + h.n),
-			     (uint16_t)seq, data, sizeof(data) - 1);
+	return fr_icmp6_echo(buf, room, &l2, h.ipv6, dst, (uint16_t)(0x2000 + h.n), (uint16_t)nth,
+			     data, sizeof(data) - 1);
 }
 
 static size_t
-build_ns_ours(struct mk_rng *r, uint64_t seq, uint8_t *buf, size_t room)
+build_icmp6_ours(struct mk_rng *r, uint64_t nth, uint8_t *buf, size_t room)
+{
+	return icmp6_echo_to(r, nth, buf, room, appliance_v6);
+}
+
+static size_t
+build_ns_ours(struct mk_rng *r, uint64_t nth, uint8_t *buf, size_t room)
 {
 	struct mk_host h;
 	struct fr_l2 l2;
 
-	(void)seq;
+	(void)nth;
 	pick_host(r, &h);
 	l2_from(&l2, &h, broadcast_mac); /* fr_nd_solicit picks 33:33:ff:00:00:01 */
 	return fr_nd_solicit(buf, room, &l2, h.ipv6, appliance_v6);
 }
 
 static size_t
-build_tcp(struct mk_rng *r, uint64_t seq, uint8_t *buf, size_t room)
+build_tcp(struct mk_rng *r, uint64_t nth, uint8_t *buf, size_t room)
 {
 	struct mk_host h;
 	struct fr_l2 l2;
 
-	(void)seq;
+	(void)nth;
 	pick_host(r, &h);
 	l2_from(&l2, &h, appliance_mac);
 	return fr_tcp4(buf, room, &l2, h.ipv4, MK_APPLIANCE_V4, h.sport, MK_HL7_PORT);
 }
 
+/* A DNS query for "hosp" to the appliance: a 50-byte IPv4 packet at 14. */
 static size_t
-build_udp_dns(struct mk_rng *r, uint64_t seq, uint8_t *buf, size_t room)
+dns_query_udp4(struct mk_rng *r, uint8_t *buf, size_t room)
 {
 	static const uint8_t query[] = {0x12, 0x34, 0x01, 0x00, 0x00, 0x01, 0x00, 0x00,
 					0x00, 0x00, 0x00, 0x00, 0x04, 'h',  'o',  's',
@@ -460,11 +623,17 @@ build_udp_dns(struct mk_rng *r, uint64_t seq, uint8_t *buf, size_t room)
 	struct mk_host h;
 	struct fr_l2 l2;
 
-	(void)seq;
 	pick_host(r, &h);
 	l2_from(&l2, &h, appliance_mac);
 	return fr_udp4(buf, room, &l2, h.ipv4, MK_APPLIANCE_V4, h.sport, MK_DNS_PORT, query,
 		       sizeof(query));
+}
+
+static size_t
+build_udp_dns(struct mk_rng *r, uint64_t nth, uint8_t *buf, size_t room)
+{
+	(void)nth;
+	return dns_query_udp4(r, buf, room);
 }
 
 /* Untagged UDP/IPv4 HL7; the IPv4 header starts at 14. */
@@ -480,11 +649,11 @@ hl7_udp4_plain(struct mk_rng *r, uint8_t *buf, size_t room)
 }
 
 static size_t
-build_ipv4_bad_cksum(struct mk_rng *r, uint64_t seq, uint8_t *buf, size_t room)
+build_ipv4_bad_cksum(struct mk_rng *r, uint64_t nth, uint8_t *buf, size_t room)
 {
 	size_t len = hl7_udp4_plain(r, buf, room);
 
-	(void)seq;
+	(void)nth;
 	if (len != 0) {
 		buf[14 + 10] ^= 0xff; /* flips the sum by 0xff00: never still valid */
 	}
@@ -494,12 +663,12 @@ build_ipv4_bad_cksum(struct mk_rng *r, uint64_t seq, uint8_t *buf, size_t room)
 /* Bad UDP checksum on a telemetry port (the only ones vigil verifies),
  * alternately over IPv4 and IPv6. */
 static size_t
-build_udp_bad_cksum(struct mk_rng *r, uint64_t seq, uint8_t *buf, size_t room)
+build_udp_bad_cksum(struct mk_rng *r, uint64_t nth, uint8_t *buf, size_t room)
 {
 	struct mk_host h;
 	size_t len, payload_off;
 
-	if (seq % 2 == 0) {
+	if (nth % 2 == 0) {
 		len = hl7_udp4_plain(r, buf, room);
 		payload_off = 14 + 20 + 8;
 	} else {
@@ -517,7 +686,7 @@ build_udp_bad_cksum(struct mk_rng *r, uint64_t seq, uint8_t *buf, size_t room)
 
 /* First fragments (MF) and later ones (offset) alternately. */
 static size_t
-build_ipv4_fragment(struct mk_rng *r, uint64_t seq, uint8_t *buf, size_t room)
+build_ipv4_fragment(struct mk_rng *r, uint64_t nth, uint8_t *buf, size_t room)
 {
 	size_t len = hl7_udp4_plain(r, buf, room);
 	uint8_t *ip = buf + 14;
@@ -525,7 +694,7 @@ build_ipv4_fragment(struct mk_rng *r, uint64_t seq, uint8_t *buf, size_t room)
 	if (len == 0) {
 		return 0;
 	}
-	if (seq % 2 == 0) {
+	if (nth % 2 == 0) {
 		ip[6] = 0x20; /* MF, offset 0 */
 		ip[7] = 0x00;
 	} else {
@@ -537,7 +706,7 @@ build_ipv4_fragment(struct mk_rng *r, uint64_t seq, uint8_t *buf, size_t room)
 }
 
 static size_t
-build_ipv6_fragment(struct mk_rng *r, uint64_t seq, uint8_t *buf, size_t room)
+build_ipv6_fragment(struct mk_rng *r, uint64_t nth, uint8_t *buf, size_t room)
 {
 	static const uint8_t frag[] = {44};
 	char payload[1024];
@@ -545,7 +714,7 @@ build_ipv6_fragment(struct mk_rng *r, uint64_t seq, uint8_t *buf, size_t room)
 	struct fr_l2 l2;
 	size_t plen;
 
-	(void)seq;
+	(void)nth;
 	pick_host(r, &h);
 	l2_from(&l2, &h, appliance_mac);
 	plen = hl7_payload(r, &h, payload, sizeof(payload));
@@ -558,13 +727,13 @@ build_ipv6_fragment(struct mk_rng *r, uint64_t seq, uint8_t *buf, size_t room)
 
 /* IPv4 total length 200 bytes past the end of the (padded) frame. */
 static size_t
-build_ipv4_length(struct mk_rng *r, uint64_t seq, uint8_t *buf, size_t room)
+build_ipv4_length(struct mk_rng *r, uint64_t nth, uint8_t *buf, size_t room)
 {
 	size_t len = hl7_udp4_plain(r, buf, room);
 	uint8_t *ip = buf + 14;
 	unsigned total;
 
-	(void)seq;
+	(void)nth;
 	if (len == 0) {
 		return 0;
 	}
@@ -577,17 +746,17 @@ build_ipv4_length(struct mk_rng *r, uint64_t seq, uint8_t *buf, size_t room)
 
 /* The first 10 bytes of a telemetry frame, as a collision fragment. */
 static size_t
-build_runt(struct mk_rng *r, uint64_t seq, uint8_t *buf, size_t room)
+build_runt(struct mk_rng *r, uint64_t nth, uint8_t *buf, size_t room)
 {
 	size_t len = hl7_udp4_plain(r, buf, room);
 
-	(void)seq;
+	(void)nth;
 	return len == 0 ? 0 : MK_RUNT_LEN;
 }
 
 /* An LLDP frame from a ward switch: chassis id, port id, TTL, end. */
 static size_t
-build_lldp(struct mk_rng *r, uint64_t seq, uint8_t *buf, size_t room)
+build_lldp(struct mk_rng *r, uint64_t nth, uint8_t *buf, size_t room)
 {
 	const uint8_t tlvs[] = {
 		0x02, 0x07, 0x04, 0x02, 0x00, 0x00,
@@ -598,7 +767,7 @@ build_lldp(struct mk_rng *r, uint64_t seq, uint8_t *buf, size_t room)
 	};
 	size_t len = 14 + sizeof(tlvs);
 
-	(void)seq;
+	(void)nth;
 	if (len > room) {
 		return 0;
 	}
@@ -610,30 +779,523 @@ build_lldp(struct mk_rng *r, uint64_t seq, uint8_t *buf, size_t room)
 	return len;
 }
 
+/* ------------------------------------------------------------------------ */
+/* Frames that end early or lie about a length                               */
+/* ------------------------------------------------------------------------ */
+
+/* Over one mbuf: a trend upload to the HL7 port, valid in every other way. */
+static size_t
+build_jumbo(struct mk_rng *r, uint64_t nth, uint8_t *buf, size_t room)
+{
+	char payload[MK_FRAME_ROOM];
+	struct mk_host h;
+	struct fr_l2 l2;
+	size_t plen, len;
+
+	(void)nth;
+	pick_host(r, &h);
+	l2_from(&l2, &h, appliance_mac);
+	plen = hl7_trend_payload(r, &h, payload, sizeof(payload));
+	if (plen == 0) {
+		return 0;
+	}
+	len = fr_udp4(buf, room, &l2, h.ipv4, MK_APPLIANCE_V4, h.sport, MK_HL7_PORT, payload, plen);
+	return len > MK_MBUF_ROOM ? len : 0;
+}
+
+/* Cut inside the last of one or two tags: its TCI there, the type after it
+ * missing (at 16 behind one tag, at 20 behind two). */
+static size_t
+build_vlan_truncated(struct mk_rng *r, uint64_t nth, uint8_t *buf, size_t room)
+{
+	struct mk_host h;
+	struct fr_l2 l2;
+
+	pick_host(r, &h);
+	l2_from(&l2, &h, appliance_mac);
+	l2.n_vlan = (uint8_t)(1 + nth % 2);
+	l2.vlan_tci[0] = (uint16_t)(100 + rng_below(r, 10));
+	l2.vlan_tci[1] = (uint16_t)(200 + rng_below(r, 10));
+	if (udp4_telemetry(r, buf, room, &l2, &h, MK_HL7_PORT) == 0) {
+		return 0;
+	}
+	return 12 + 4 * (size_t)l2.n_vlan;
+}
+
+/* A request for us with hardware type 6 (IEEE 802), padded as usual; or
+ * one cut after 24 of its 28 bytes, before the target address. */
+static size_t
+build_arp_malformed(struct mk_rng *r, uint64_t nth, uint8_t *buf, size_t room)
+{
+	size_t len = arp_from_host(r, buf, room, 1, MK_APPLIANCE_V4);
+
+	if (len == 0) {
+		return 0;
+	}
+	if (nth % 2 == 0) {
+		set16(buf + 14, 6);
+		return pad_to_min(buf, len);
+	}
+	return 14 + 24;
+}
+
+/* A telemetry frame cut 0 to 19 bytes into its IPv4 header. */
+static size_t
+build_ipv4_truncated(struct mk_rng *r, uint64_t nth, uint8_t *buf, size_t room)
+{
+	(void)nth;
+	if (hl7_udp4_plain(r, buf, room) == 0) {
+		return 0;
+	}
+	return 14 + rng_below(r, 20);
+}
+
+/* Version 6 behind the IPv4 EtherType; the header checksum still right. */
+static size_t
+build_ipv4_version(struct mk_rng *r, uint64_t nth, uint8_t *buf, size_t room)
+{
+	size_t len = hl7_udp4_plain(r, buf, room);
+
+	(void)nth;
+	if (len != 0) {
+		buf[14] = 0x65;
+		fr_ipv4_fix_cksum(buf, 14);
+	}
+	return len;
+}
+
+/*
+ * Header length 16 (IHL 4; checksummed over those 16 bytes); or IHL 15, a
+ * 60-byte header in a 50-byte packet (a DNS query), which dp_classify finds
+ * once it has seen the total length is sound. No checksum can be right for
+ * a header that runs past its packet; the IHL check comes first anyway.
+ */
+static size_t
+build_ipv4_ihl(struct mk_rng *r, uint64_t nth, uint8_t *buf, size_t room)
+{
+	size_t len;
+
+	if (nth % 2 == 0) {
+		len = hl7_udp4_plain(r, buf, room);
+		if (len != 0) {
+			buf[14] = 0x44;
+			fr_ipv4_fix_cksum(buf, 14);
+		}
+		return len;
+	}
+	len = dns_query_udp4(r, buf, room);
+	if (len != 0) {
+		buf[14] = 0x4f;
+	}
+	return len;
+}
+
+/* A telemetry frame cut 0 to 39 bytes into its IPv6 header. */
+static size_t
+build_ipv6_truncated(struct mk_rng *r, uint64_t nth, uint8_t *buf, size_t room)
+{
+	struct mk_host h;
+
+	(void)nth;
+	pick_host(r, &h);
+	if (udp6_telemetry(r, buf, room, &h, MK_HL7_PORT) == 0) {
+		return 0;
+	}
+	return 14 + rng_below(r, 40);
+}
+
+/* Version 4 behind the IPv6 EtherType. */
+static size_t
+build_ipv6_version(struct mk_rng *r, uint64_t nth, uint8_t *buf, size_t room)
+{
+	struct mk_host h;
+	size_t len;
+
+	(void)nth;
+	pick_host(r, &h);
+	len = udp6_telemetry(r, buf, room, &h, MK_HL7_PORT);
+	if (len != 0) {
+		buf[14] = (uint8_t)(0x40 | (buf[14] & 0x0f));
+	}
+	return len;
+}
+
+/* IPv6 payload length 200 bytes past the end of the frame. */
+static size_t
+build_ipv6_length(struct mk_rng *r, uint64_t nth, uint8_t *buf, size_t room)
+{
+	struct mk_host h;
+	size_t len;
+
+	(void)nth;
+	pick_host(r, &h);
+	len = udp6_telemetry(r, buf, room, &h, MK_HL7_PORT);
+	if (len != 0) {
+		set16(buf + 14 + 4, get16(buf + 14 + 4) + 200u);
+	}
+	return len;
+}
+
+/* HL7 over UDP/IPv6 behind @n_ext extension headers; the first at 54. */
+static size_t
+hl7_udp6_ext(struct mk_rng *r, uint8_t *buf, size_t room, const uint8_t *ext, unsigned n_ext)
+{
+	char payload[1024];
+	struct mk_host h;
+	struct fr_l2 l2;
+	size_t plen;
+
+	pick_host(r, &h);
+	l2_from(&l2, &h, appliance_mac);
+	plen = hl7_payload(r, &h, payload, sizeof(payload));
+	if (plen == 0) {
+		return 0;
+	}
+	return fr_udp6_ext(buf, room, &l2, h.ipv6, appliance_v6, ext, n_ext, h.sport, MK_HL7_PORT,
+			   payload, plen);
+}
+
+/*
+ * A destination options header whose length runs past the payload (it
+ * claims the payload rounded up to 8, plus 8); or a payload length of 0
+ * with a destination options header as the next header, so the packet
+ * ends where that header should start.
+ */
+static size_t
+build_ipv6_ext_truncated(struct mk_rng *r, uint64_t nth, uint8_t *buf, size_t room)
+{
+	static const uint8_t dstopts[] = {60};
+	size_t len = hl7_udp6_ext(r, buf, room, dstopts, 1);
+	unsigned payload_len;
+
+	if (len == 0) {
+		return 0;
+	}
+	payload_len = get16(buf + 14 + 4);
+	if (nth % 2 == 0) {
+		if (payload_len / 8 > 255) {
+			return 0;
+		}
+		buf[14 + 40 + 1] = (uint8_t)(payload_len / 8);
+		return len;
+	}
+	set16(buf + 14 + 4, 0);
+	return 14 + 40;
+}
+
+/* Nine extension headers, one more than vigil walks: hop-by-hop, seven
+ * destination options, routing (segments left 0). */
+static size_t
+build_ipv6_ext_chain(struct mk_rng *r, uint64_t nth, uint8_t *buf, size_t room)
+{
+	static const uint8_t chain[] = {0, 60, 60, 60, 60, 60, 60, 60, 43};
+
+	(void)nth;
+	return hl7_udp6_ext(r, buf, room, chain, sizeof(chain));
+}
+
+/* Hop-by-hop options after destination options instead of first. */
+static size_t
+build_ipv6_hop_by_hop(struct mk_rng *r, uint64_t nth, uint8_t *buf, size_t room)
+{
+	static const uint8_t chain[] = {60, 0};
+
+	(void)nth;
+	return hl7_udp6_ext(r, buf, room, chain, sizeof(chain));
+}
+
+/* A routing header (type 253) with one segment left: a hop on the way. */
+static size_t
+build_ipv6_routing(struct mk_rng *r, uint64_t nth, uint8_t *buf, size_t room)
+{
+	static const uint8_t routing[] = {43};
+	size_t len = hl7_udp6_ext(r, buf, room, routing, 1);
+
+	(void)nth;
+	if (len != 0) {
+		buf[14 + 40 + 3] = 1;
+	}
+	return len;
+}
+
+/* The IP packet ends 0 to 7 bytes into the UDP header: IPv4 total length
+ * (checksum made right), or IPv6 payload length, alternately; padded. */
+static size_t
+build_udp_truncated(struct mk_rng *r, uint64_t nth, uint8_t *buf, size_t room)
+{
+	struct mk_host h;
+	unsigned cut;
+
+	if (nth % 2 == 0) {
+		if (hl7_udp4_plain(r, buf, room) == 0) {
+			return 0;
+		}
+		cut = rng_below(r, 8);
+		set16(buf + 14 + 2, 20 + cut);
+		fr_ipv4_fix_cksum(buf, 14);
+		return 14 + 20 + cut;
+	}
+	pick_host(r, &h);
+	if (udp6_telemetry(r, buf, room, &h, MK_HL7_PORT) == 0) {
+		return 0;
+	}
+	cut = rng_below(r, 8);
+	set16(buf + 14 + 4, cut);
+	return 14 + 40 + cut;
+}
+
+/* UDP length 1 to 100 bytes past the IPv4 payload; or, over IPv6, below
+ * the 8 bytes of the UDP header. */
+static size_t
+build_udp_length(struct mk_rng *r, uint64_t nth, uint8_t *buf, size_t room)
+{
+	struct mk_host h;
+	size_t len;
+
+	if (nth % 2 == 0) {
+		len = hl7_udp4_plain(r, buf, room);
+		if (len != 0) {
+			uint8_t *udp = buf + 14 + 20;
+
+			set16(udp + 4, get16(udp + 4) + 1u + rng_below(r, 100));
+		}
+		return len;
+	}
+	pick_host(r, &h);
+	len = udp6_telemetry(r, buf, room, &h, MK_HL7_PORT);
+	if (len != 0) {
+		set16(buf + 14 + 40 + 4, rng_below(r, 8));
+	}
+	return len;
+}
+
+/* An echo request to us whose IPv4 total length leaves 0 to 7 bytes of
+ * ICMP (header checksum made right); padded. */
+static size_t
+build_icmp_truncated(struct mk_rng *r, uint64_t nth, uint8_t *buf, size_t room)
+{
+	unsigned cut;
+
+	if (icmp4_echo_to(r, nth, buf, room, MK_APPLIANCE_V4) == 0) {
+		return 0;
+	}
+	cut = rng_below(r, 8);
+	set16(buf + 14 + 2, 20 + cut);
+	fr_ipv4_fix_cksum(buf, 14);
+	return 14 + 20 + cut;
+}
+
+/* An echo request to us with one bit of its data flipped. */
+static size_t
+build_icmp_checksum(struct mk_rng *r, uint64_t nth, uint8_t *buf, size_t room)
+{
+	size_t len = icmp4_echo_to(r, nth, buf, room, MK_APPLIANCE_V4);
+
+	if (len != 0) {
+		buf[14 + 20 + 8] ^= 0x01;
+	}
+	return len;
+}
+
+/*
+ * To us, well formed, but not an echo request: an echo reply (to a ping
+ * vigil never sent), or a port unreachable quoting a syslog datagram from
+ * the appliance (RFC 792: the IP header and 8 bytes of what it carried).
+ */
+static size_t
+build_icmp_type(struct mk_rng *r, uint64_t nth, uint8_t *buf, size_t room)
+{
+	static const char syslog[] = "<134>vigil: started";
+	static const struct fr_l2 no_l2;
+	uint8_t quoted[128];
+	struct mk_host h;
+	struct fr_l2 l2;
+	size_t len;
+
+	if (nth % 2 == 0) {
+		len = icmp4_echo_to(r, nth, buf, room, MK_APPLIANCE_V4);
+		if (len != 0) {
+			buf[14 + 20] = 0; /* echo reply */
+			icmp4_fix_cksum(buf + 14 + 20, len - 14 - 20);
+		}
+		return len;
+	}
+	pick_host(r, &h);
+	l2_from(&l2, &h, appliance_mac);
+	if (fr_udp4(quoted, sizeof(quoted), &no_l2, MK_APPLIANCE_V4, h.ipv4,
+		    (uint16_t)(49152 + rng_below(r, 16384)), MK_SYSLOG_PORT, syslog,
+		    sizeof(syslog) - 1) == 0) {
+		return 0;
+	}
+	/* Built as an echo with identifier and sequence 0, the "unused" word. */
+	len = fr_icmp4_echo(buf, room, &l2, h.ipv4, MK_APPLIANCE_V4, 0, 0, quoted + 14, 20 + 8);
+	if (len != 0) {
+		buf[14 + 20] = 3;     /* destination unreachable */
+		buf[14 + 20 + 1] = 3; /* port unreachable */
+		icmp4_fix_cksum(buf + 14 + 20, len - 14 - 20);
+	}
+	return len;
+}
+
+/* An ICMPv6 echo request to us whose payload length leaves 0 to 7 bytes of
+ * it; padded. */
+static size_t
+build_icmp6_truncated(struct mk_rng *r, uint64_t nth, uint8_t *buf, size_t room)
+{
+	unsigned cut;
+
+	if (icmp6_echo_to(r, nth, buf, room, appliance_v6) == 0) {
+		return 0;
+	}
+	cut = rng_below(r, 8);
+	set16(buf + 14 + 4, cut);
+	return 14 + 40 + cut;
+}
+
+/* An ICMPv6 echo request to us with one bit of its data flipped. */
+static size_t
+build_icmp6_checksum(struct mk_rng *r, uint64_t nth, uint8_t *buf, size_t room)
+{
+	size_t len = icmp6_echo_to(r, nth, buf, room, appliance_v6);
+
+	if (len != 0) {
+		buf[14 + 40 + 8] ^= 0x01;
+	}
+	return len;
+}
+
+/* Well formed, neither echo request nor solicitation: an echo reply to us,
+ * or a router solicitation (RFC 4861 6.3.7) to all routers. */
+static size_t
+build_icmp6_type(struct mk_rng *r, uint64_t nth, uint8_t *buf, size_t room)
+{
+	uint8_t *ip6 = buf + 14;
+	struct mk_host h;
+	struct fr_l2 l2;
+	size_t len;
+
+	if (nth % 2 == 0) {
+		len = icmp6_echo_to(r, nth, buf, room, appliance_v6);
+		if (len != 0) {
+			ip6[40] = 129; /* echo reply */
+			icmp6_fix_cksum(ip6);
+		}
+		return len;
+	}
+	pick_host(r, &h);
+	l2_from(&l2, &h, all_routers_mac);
+	/* Eight bytes: type, code, checksum, four reserved (the "echo" zeros). */
+	len = fr_icmp6_echo(buf, room, &l2, h.ipv6, all_routers_v6, 0, 0, NULL, 0);
+	if (len != 0) {
+		ip6[7] = 255;
+		ip6[40] = 133;
+		icmp6_fix_cksum(ip6);
+	}
+	return len;
+}
+
+static size_t
+build_icmp6_other(struct mk_rng *r, uint64_t nth, uint8_t *buf, size_t room)
+{
+	return icmp6_echo_to(r, nth, buf, room, other_v6);
+}
+
+/*
+ * A solicitation for us that RFC 4861 7.1.1 says to ignore: hop limit 64
+ * (it crossed a router); or from the unspecified address (duplicate
+ * address detection) yet with a source link-layer address option.
+ */
+static size_t
+build_nd_malformed(struct mk_rng *r, uint64_t nth, uint8_t *buf, size_t room)
+{
+	uint8_t *ip6 = buf + 14;
+	size_t len = build_ns_ours(r, nth, buf, room);
+
+	if (len == 0) {
+		return 0;
+	}
+	if (nth % 2 == 0) {
+		ip6[7] = 64;
+	} else {
+		memset(ip6 + 8, 0, 16);
+		icmp6_fix_cksum(ip6);
+	}
+	return len;
+}
+
+/* A solicitation for another ward host (address resolution between two
+ * neighbours), to that host's solicited-node group. */
+static size_t
+build_nd_other(struct mk_rng *r, uint64_t nth, uint8_t *buf, size_t room)
+{
+	struct mk_host h, target;
+	struct fr_l2 l2;
+
+	(void)nth;
+	pick_host(r, &h);
+	pick_host(r, &target);
+	if (target.n == h.n) {
+		target.ipv6[15] ^= 1;
+	}
+	l2_from(&l2, &h, broadcast_mac);
+	return fr_nd_solicit(buf, room, &l2, h.ipv6, target.ipv6);
+}
+
+/*
+ * Weights: known gives every kind a share (telemetry the most, as on a
+ * ward); demo is 90% telemetry (180 of 200) with a little of what a ward
+ * sends besides.
+ */
 static const struct mk_kind kinds[] = {
-	{"hl7_udp4", build_hl7_udp4, OUTCOME(telemetry_hl7), 20, 50},
-	{"hl7_udp6", build_hl7_udp6, OUTCOME(telemetry_hl7), 8, 10},
-	{"vtp_udp4", build_vtp_udp4, OUTCOME(telemetry_vtp), 8, 20},
-	{"vtp_udp6", build_vtp_udp6, OUTCOME(telemetry_vtp), 4, 5},
-	{"hl7_vlan1", build_hl7_vlan1, OUTCOME(telemetry_hl7), 5, 3},
-	{"vtp_vlan2", build_vtp_vlan2, OUTCOME(telemetry_vtp), 5, 2},
-	{"arp_ours", build_arp_ours, REPLY(arp_replies), 3, 1},
-	{"arp_other", build_arp_other, DROP(arp_not_ours), 3, 1},
-	{"arp_reply", build_arp_reply, DROP(arp_not_request), 2, 1},
-	{"icmp_ours", build_icmp_ours, REPLY(icmp_echo_replies), 3, 1},
-	{"icmp_other", build_icmp_other, DROP(icmp_not_ours), 2, 1},
-	{"icmp6_ours", build_icmp6_ours, REPLY(icmp6_echo_replies), 3, 1},
-	{"ns_ours", build_ns_ours, REPLY(nd_adverts), 3, 1},
-	{"tcp", build_tcp, DROP(l4_proto), 3, 1},
-	{"udp_dns", build_udp_dns, DROP(udp_port), 3, 1},
-	{"ipv4_bad_cksum", build_ipv4_bad_cksum, DROP(ipv4_checksum), 2, 1},
-	{"udp_bad_cksum", build_udp_bad_cksum, DROP(udp_checksum), 2, 1},
-	{"ipv4_fragment", build_ipv4_fragment, DROP(ipv4_fragment), 2, 1},
-	{"ipv6_fragment", build_ipv6_fragment, DROP(ipv6_fragment), 2, 1},
-	{"runt", build_runt, DROP(eth_runt), 2, 1},
-	{"lldp", build_lldp, DROP(ethertype), 2, 1},
-	{"vlan3", build_vlan3, DROP(vlan_too_deep), 2, 1},
-	{"ipv4_length", build_ipv4_length, DROP(ipv4_length), 2, 1},
+	/* outcomes */
+	{"hl7_udp4", build_hl7_udp4, OUTCOME(telemetry_hl7), 20, 100, false},
+	{"hl7_udp6", build_hl7_udp6, OUTCOME(telemetry_hl7), 8, 20, false},
+	{"vtp_udp4", build_vtp_udp4, OUTCOME(telemetry_vtp), 8, 40, false},
+	{"vtp_udp6", build_vtp_udp6, OUTCOME(telemetry_vtp), 4, 10, false},
+	{"hl7_vlan1", build_hl7_vlan1, OUTCOME(telemetry_hl7), 5, 6, false},
+	{"vtp_vlan2", build_vtp_vlan2, OUTCOME(telemetry_vtp), 5, 4, false},
+	{"arp_ours", build_arp_ours, REPLY(arp_replies), 3, 1, false},
+	{"icmp_ours", build_icmp_ours, REPLY(icmp_echo_replies), 3, 1, false},
+	{"icmp6_ours", build_icmp6_ours, REPLY(icmp6_echo_replies), 3, 1, false},
+	{"ns_ours", build_ns_ours, REPLY(nd_adverts), 3, 1, false},
+	/* drops, in the order of dataplane.h */
+	{"jumbo", build_jumbo, DROP(rx_chained), 1, 0, false},
+	{"runt", build_runt, DROP(eth_runt), 2, 1, true},
+	{"vlan_truncated", build_vlan_truncated, DROP(vlan_truncated), 2, 0, true},
+	{"vlan3", build_vlan3, DROP(vlan_too_deep), 2, 1, false},
+	{"lldp", build_lldp, DROP(ethertype), 2, 1, false},
+	{"arp_malformed", build_arp_malformed, DROP(arp_malformed), 2, 0, true},
+	{"arp_reply", build_arp_reply, DROP(arp_not_request), 2, 1, false},
+	{"arp_other", build_arp_other, DROP(arp_not_ours), 3, 1, false},
+	{"ipv4_truncated", build_ipv4_truncated, DROP(ipv4_truncated), 2, 0, true},
+	{"ipv4_version", build_ipv4_version, DROP(ipv4_version), 2, 0, false},
+	{"ipv4_ihl", build_ipv4_ihl, DROP(ipv4_ihl), 2, 0, false},
+	{"ipv4_length", build_ipv4_length, DROP(ipv4_length), 2, 1, false},
+	{"ipv4_bad_cksum", build_ipv4_bad_cksum, DROP(ipv4_checksum), 2, 1, false},
+	{"ipv4_fragment", build_ipv4_fragment, DROP(ipv4_fragment), 2, 1, false},
+	{"ipv6_truncated", build_ipv6_truncated, DROP(ipv6_truncated), 2, 0, true},
+	{"ipv6_version", build_ipv6_version, DROP(ipv6_version), 2, 0, false},
+	{"ipv6_length", build_ipv6_length, DROP(ipv6_length), 2, 0, false},
+	{"ipv6_ext_truncated", build_ipv6_ext_truncated, DROP(ipv6_ext_truncated), 2, 0, false},
+	{"ipv6_ext_chain", build_ipv6_ext_chain, DROP(ipv6_ext_chain), 2, 0, false},
+	{"ipv6_hop_by_hop", build_ipv6_hop_by_hop, DROP(ipv6_hop_by_hop), 2, 0, false},
+	{"ipv6_routing", build_ipv6_routing, DROP(ipv6_routing), 2, 0, false},
+	{"ipv6_fragment", build_ipv6_fragment, DROP(ipv6_fragment), 2, 1, false},
+	{"tcp", build_tcp, DROP(l4_proto), 3, 1, false},
+	{"udp_truncated", build_udp_truncated, DROP(udp_truncated), 2, 0, false},
+	{"udp_length", build_udp_length, DROP(udp_length), 2, 0, false},
+	{"udp_bad_cksum", build_udp_bad_cksum, DROP(udp_checksum), 2, 1, false},
+	{"udp_dns", build_udp_dns, DROP(udp_port), 3, 1, false},
+	{"icmp_truncated", build_icmp_truncated, DROP(icmp_truncated), 2, 0, false},
+	{"icmp_checksum", build_icmp_checksum, DROP(icmp_checksum), 2, 0, false},
+	{"icmp_type", build_icmp_type, DROP(icmp_type), 2, 1, false},
+	{"icmp_other", build_icmp_other, DROP(icmp_not_ours), 2, 1, false},
+	{"icmp6_truncated", build_icmp6_truncated, DROP(icmp6_truncated), 2, 0, false},
+	{"icmp6_checksum", build_icmp6_checksum, DROP(icmp6_checksum), 2, 0, false},
+	{"icmp6_type", build_icmp6_type, DROP(icmp6_type), 2, 1, false},
+	{"icmp6_other", build_icmp6_other, DROP(icmp6_not_ours), 2, 0, false},
+	{"nd_malformed", build_nd_malformed, DROP(nd_malformed), 2, 0, false},
+	{"nd_other", build_nd_other, DROP(nd_not_ours), 2, 1, false},
 };
 
 #define N_KINDS (sizeof(kinds) / sizeof(kinds[0]))
@@ -655,25 +1317,56 @@ struct mk_tally {
 	uint64_t drop[DP_DROP__COUNT];
 };
 
+/* What goes into the capture, from the command line. */
+struct mk_mix {
+	bool demo;  /* --mix demo rather than known */
+	bool jumbo; /* --jumbo: frames over one mbuf too */
+};
+
+/* A kind's weight in @mix; 0 leaves it out. */
+static unsigned
+kind_weight(const struct mk_mix *mix, size_t i)
+{
+	const struct mk_kind *k = &kinds[i];
+
+	if (k->expect.is_drop && k->expect.index == DP_DROP_rx_chained && !mix->jumbo) {
+		return 0;
+	}
+	return mix->demo ? k->weight_demo : k->weight_known;
+}
+
+/* How many kinds @mix has. */
+static size_t
+mix_kinds(const struct mk_mix *mix)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < N_KINDS; i++) {
+		n += kind_weight(mix, i) > 0;
+	}
+	return n;
+}
+
 /*
  * How many frames of each kind: the count split by weight, every kind of
- * the mix at least once when @at_least_one (which needs count >= N_KINDS),
- * the difference taken from or given to the largest share.
+ * the mix at least once when @at_least_one (which needs count >=
+ * mix_kinds()), the difference taken from or given to the largest share.
  */
 static void
-plan_quotas(unsigned long count, bool demo, bool at_least_one, unsigned long quota[N_KINDS])
+plan_quotas(unsigned long count, const struct mk_mix *mix, bool at_least_one,
+	    unsigned long quota[N_KINDS])
 {
 	unsigned long assigned = 0, weight_sum = 0;
 	size_t i, largest;
 
 	for (i = 0; i < N_KINDS; i++) {
-		weight_sum += demo ? kinds[i].weight_demo : kinds[i].weight_known;
+		weight_sum += kind_weight(mix, i);
 	}
 	for (i = 0; i < N_KINDS; i++) {
-		unsigned w = demo ? kinds[i].weight_demo : kinds[i].weight_known;
+		unsigned w = kind_weight(mix, i);
 
 		quota[i] = (unsigned long)((uint64_t)count * w / weight_sum);
-		if (quota[i] == 0 && at_least_one) {
+		if (quota[i] == 0 && w > 0 && at_least_one) {
 			quota[i] = 1;
 		}
 		assigned += quota[i];
@@ -696,10 +1389,11 @@ plan_quotas(unsigned long count, bool demo, bool at_least_one, unsigned long quo
 }
 
 static int
-write_capture(const char *path, uint64_t seed, unsigned long count, bool demo,
+write_capture(const char *path, uint64_t seed, unsigned long count, const struct mk_mix *mix,
 	      struct mk_tally *tally)
 {
-	unsigned long quota[N_KINDS];
+	size_t n_kinds = mix_kinds(mix);
+	unsigned long quota[N_KINDS], made[N_KINDS] = {0};
 	unsigned char *order = NULL;
 	struct fr_pcap *pcap = NULL;
 	uint8_t frame[MK_FRAME_ROOM];
@@ -707,13 +1401,13 @@ write_capture(const char *path, uint64_t seed, unsigned long count, bool demo,
 	unsigned long i, n = 0;
 	int rc;
 
-	if (!demo && count < N_KINDS) {
-		fprintf(stderr, "vigil-mkpcap: --mix known needs --count of at least %zu\n",
-			N_KINDS);
+	if (!mix->demo && count < n_kinds) {
+		fprintf(stderr, "vigil-mkpcap: --mix known%s needs --count of at least %zu\n",
+			mix->jumbo ? " --jumbo" : "", n_kinds);
 		rc = -EINVAL;
 		goto out;
 	}
-	plan_quotas(count, demo, count >= N_KINDS, quota);
+	plan_quotas(count, mix, count >= n_kinds, quota);
 	order = malloc(count);
 	if (order == NULL) {
 		fprintf(stderr, "vigil-mkpcap: no memory for %lu frames\n", count);
@@ -744,17 +1438,21 @@ write_capture(const char *path, uint64_t seed, unsigned long count, bool demo,
 	memset(tally, 0, sizeof(*tally));
 	for (i = 0; i < count; i++) {
 		const struct mk_kind *k = &kinds[order[i]];
-		size_t len = k->build(&rng, i, frame, sizeof(frame));
+		size_t len;
 
+		/* Every byte of a frame is written by its builder or the padding:
+		 * nothing of the previous frame shows through. */
+		memset(frame, 0, sizeof(frame));
+		len = k->build(&rng, made[order[i]]++, frame, sizeof(frame));
 		if (len == 0) {
-			fprintf(stderr, "vigil-mkpcap: frame %lu (%s) did not fit in %zu bytes\n",
-				i, k->name, sizeof(frame));
+			fprintf(stderr,
+				"vigil-mkpcap: frame %lu (%s) could not be built in %zu bytes\n", i,
+				k->name, sizeof(frame));
 			rc = -EMSGSIZE;
 			goto out;
 		}
-		if (len < MK_ETH_MIN && k->build != build_runt) {
-			memset(frame + len, 0, MK_ETH_MIN - len);
-			len = MK_ETH_MIN;
+		if (!k->wire_len) {
+			len = pad_to_min(frame, len);
 		}
 		rc = fr_pcap_write(pcap, frame, len, MK_TS_START_USEC + i * MK_TS_STEP_USEC);
 		if (rc < 0) {
@@ -812,13 +1510,24 @@ print_expected(const struct mk_tally *t)
 static void
 usage(FILE *out)
 {
-	fprintf(out, "usage: vigil-mkpcap [--seed N] [--count N] [--mix demo|known] OUT.pcap\n"
-		     "  Writes a capture of known composition and prints on stdout, as one\n"
-		     "  JSON object, the counters vigild must show after reading it.\n"
-		     "  --seed N    generator seed (default 1)\n"
-		     "  --count N   frames to write (default 1000)\n"
-		     "  --mix MIX   known: every case the data plane tells apart (default);\n"
-		     "              demo: 90%% telemetry with a little of everything else\n");
+	const struct mk_mix known = {false, false}, known_jumbo = {false, true};
+
+	fprintf(out,
+		"usage: vigil-mkpcap [--seed N] [--count N] [--mix demo|known] [--jumbo] OUT.pcap\n"
+		"  Writes a capture of known composition and prints on stdout, as one\n"
+		"  JSON object, the counters vigild must show after reading it.\n"
+		"  --seed N    generator seed (default 1)\n"
+		"  --count N   frames to write (default 1000); --mix known needs at least\n"
+		"              %zu (%zu with --jumbo), one frame of each kind\n"
+		"  --mix MIX   known: every outcome and every drop reason a pcap replay\n"
+		"              can reach (default; reply_no_room and tx_full stay 0, and\n"
+		"              rx_chained without --jumbo);\n"
+		"              demo: 90%% telemetry with a little of what else a ward sends\n"
+		"  --jumbo     with --mix known, also frames of about 3000 bytes, which\n"
+		"              vigild counts as rx_chained when net_pcap reads them from a\n"
+		"              file (vigild --pcap); net_pcap's infinite_rx=1 refuses such\n"
+		"              a capture\n",
+		mix_kinds(&known), mix_kinds(&known_jumbo));
 }
 
 static int
@@ -842,18 +1551,16 @@ int
 main(int argc, char **argv)
 {
 	static const struct option options[] = {
-		{"seed", required_argument, NULL, 's'},
-		{"count", required_argument, NULL, 'c'},
-		{"mix", required_argument, NULL, 'm'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+		{"seed", required_argument, NULL, 's'}, {"count", required_argument, NULL, 'c'},
+		{"mix", required_argument, NULL, 'm'},	{"jumbo", no_argument, NULL, 'j'},
+		{"help", no_argument, NULL, 'h'},	{NULL, 0, NULL, 0},
 	};
 	unsigned long seed = 1, count = 1000;
+	struct mk_mix mix = {false, false};
 	struct mk_tally tally;
-	bool demo = false;
 	int opt;
 
-	while ((opt = getopt_long(argc, argv, "s:c:m:h", options, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "s:c:m:jh", options, NULL)) != -1) {
 		switch (opt) {
 		case 's':
 			if (parse_ulong("--seed", optarg, ULONG_MAX, &seed) < 0) {
@@ -871,14 +1578,17 @@ main(int argc, char **argv)
 			break;
 		case 'm':
 			if (strcmp(optarg, "demo") == 0) {
-				demo = true;
+				mix.demo = true;
 			} else if (strcmp(optarg, "known") == 0) {
-				demo = false;
+				mix.demo = false;
 			} else {
 				fprintf(stderr, "vigil-mkpcap: --mix is demo or known, not '%s'\n",
 					optarg);
 				return 2;
 			}
+			break;
+		case 'j':
+			mix.jumbo = true;
 			break;
 		case 'h':
 			usage(stdout);
@@ -892,7 +1602,7 @@ main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	if (write_capture(argv[optind], seed, count, demo, &tally) < 0) {
+	if (write_capture(argv[optind], seed, count, &mix, &tally) < 0) {
 		return 1;
 	}
 	print_expected(&tally);

@@ -121,13 +121,16 @@ print("%s: ok (rx_packets %d, %d outcome and %d drop counters compared)"
 PY
 
 # run_pcap LABEL SEED COUNT MIX CONFIG_BODY: generate, replay, compare.
+# MIX is the mix's name and any further vigil-mkpcap options ("known --jumbo").
 run_pcap() {
 	local label=$1 seed=$2 count=$3 mix=$4 config=$5 rc=0
 	local cap="$tmp/$label.pcap" cfg="$tmp/$label.yaml"
+	local -a mixargs
+	read -ra mixargs <<<"$mix"
 
 	# Called as `run_pcap ... || failed=1`, where set -e does not apply:
 	# every step checks its own status.
-	if ! "$mkpcap" --seed "$seed" --count "$count" --mix "$mix" "$cap" \
+	if ! "$mkpcap" --seed "$seed" --count "$count" --mix "${mixargs[@]}" "$cap" \
 		>"$tmp/$label.expected"; then
 		echo "$label: FAIL: vigil-mkpcap failed"
 		return 1
@@ -152,10 +155,11 @@ run_pcap() {
 port_config='ports: [{device: "net_null0", addresses: [192.0.2.1, "2001:db8::1"]}]'
 failed=0
 
-run_pcap known-1000 1 1000 known "$port_config" || failed=1
-run_pcap known-5000 2 5000 known "$port_config" || failed=1
+# --jumbo adds frames over one mbuf, which net_pcap chains (rx_chained).
+run_pcap known-1000 1 1000 "known --jumbo" "$port_config" || failed=1
+run_pcap known-5000 2 5000 "known --jumbo" "$port_config" || failed=1
 # The same with workers and eal: spelled out (lcores given by the config).
-run_pcap explicit-eal 3 2000 known "eal: [\"--no-pci\", \"--no-huge\", \"--no-shconf\", \"-m\", \"512\", \"-l\", \"0-1\"]
+run_pcap explicit-eal 3 2000 "known --jumbo" "eal: [\"--no-pci\", \"--no-huge\", \"--no-shconf\", \"-m\", \"512\", \"-l\", \"0-1\"]
 workers: 1
 $port_config" || failed=1
 
