@@ -69,9 +69,8 @@ put32(uint8_t *p, uint32_t v)
 	p[3] = (uint8_t)v;
 }
 
-/* One's-complement sum of @len bytes added to @sum, not yet folded. */
-static uint32_t
-sum_bytes(const uint8_t *p, size_t len, uint32_t sum)
+uint32_t
+fr_sum_bytes(const uint8_t *p, size_t len, uint32_t sum)
 {
 	size_t i;
 
@@ -84,9 +83,8 @@ sum_bytes(const uint8_t *p, size_t len, uint32_t sum)
 	return sum;
 }
 
-/* Fold and invert: the value that goes into a checksum field. */
-static uint16_t
-sum_finish(uint32_t sum)
+uint16_t
+fr_sum_finish(uint32_t sum)
 {
 	while (sum >> 16) {
 		sum = (sum & 0xffff) + (sum >> 16);
@@ -98,7 +96,7 @@ sum_finish(uint32_t sum)
 static uint32_t
 pseudo4(const uint8_t *ip, uint8_t proto, size_t l4_len)
 {
-	uint32_t sum = sum_bytes(ip + 12, 8, 0);
+	uint32_t sum = fr_sum_bytes(ip + 12, 8, 0);
 
 	return sum + proto + (uint32_t)l4_len;
 }
@@ -107,7 +105,7 @@ pseudo4(const uint8_t *ip, uint8_t proto, size_t l4_len)
 static uint32_t
 pseudo6(const uint8_t *ip, uint8_t proto, size_t l4_len)
 {
-	uint32_t sum = sum_bytes(ip + 8, 32, 0);
+	uint32_t sum = fr_sum_bytes(ip + 8, 32, 0);
 
 	return sum + (uint32_t)(l4_len >> 16) + (uint32_t)(l4_len & 0xffff) + proto;
 }
@@ -175,7 +173,7 @@ put_ipv4(uint8_t *ip, uint32_t src, uint32_t dst, uint8_t proto, size_t total_le
 	put16(ip + 10, 0);
 	put32(ip + 12, src);
 	put32(ip + 16, dst);
-	put16(ip + 10, sum_finish(sum_bytes(ip, FR_IPV4_HLEN, 0)));
+	put16(ip + 10, fr_sum_finish(fr_sum_bytes(ip, FR_IPV4_HLEN, 0)));
 }
 
 static void
@@ -207,7 +205,7 @@ put_udp(uint8_t *udp, uint16_t sport, uint16_t dport, const void *payload, size_
 static void
 put_udp_cksum(uint8_t *udp, uint32_t pseudo, size_t udp_len)
 {
-	uint16_t ck = sum_finish(sum_bytes(udp, udp_len, pseudo));
+	uint16_t ck = fr_sum_finish(fr_sum_bytes(udp, udp_len, pseudo));
 
 	put16(udp + 6, ck == 0 ? 0xffff : ck);
 }
@@ -272,8 +270,8 @@ fr_tcp4(uint8_t *buf, size_t room, const struct fr_l2 *l2, uint32_t src, uint32_
 	put16(tcp + 14, 64240);
 	put16(tcp + 16, 0);
 	put16(tcp + 18, 0);
-	put16(tcp + 16,
-	      sum_finish(sum_bytes(tcp, FR_TCP_HLEN, pseudo4(ip, FR_PROTO_TCP, FR_TCP_HLEN))));
+	put16(tcp + 16, fr_sum_finish(fr_sum_bytes(tcp, FR_TCP_HLEN,
+						   pseudo4(ip, FR_PROTO_TCP, FR_TCP_HLEN))));
 	return len;
 }
 
@@ -305,7 +303,7 @@ fr_icmp4_echo(uint8_t *buf, size_t room, const struct fr_l2 *l2, uint32_t src, u
 		memcpy(icmp + FR_ICMP_ECHO_HLEN, data, plen);
 	}
 	/* RFC 792: the checksum covers the ICMP message only, no pseudo-header. */
-	put16(icmp + 2, sum_finish(sum_bytes(icmp, icmp_len, 0)));
+	put16(icmp + 2, fr_sum_finish(fr_sum_bytes(icmp, icmp_len, 0)));
 	return len;
 }
 
@@ -338,7 +336,7 @@ fr_icmp6_echo(uint8_t *buf, size_t room, const struct fr_l2 *l2, const uint8_t s
 	}
 	/* RFC 4443 section 2.3: the IPv6 pseudo-header is part of the sum. */
 	put16(icmp + 2,
-	      sum_finish(sum_bytes(icmp, icmp_len, pseudo6(ip, FR_PROTO_ICMPV6, icmp_len))));
+	      fr_sum_finish(fr_sum_bytes(icmp, icmp_len, pseudo6(ip, FR_PROTO_ICMPV6, icmp_len))));
 	return len;
 }
 
@@ -379,7 +377,7 @@ fr_nd_solicit(uint8_t *buf, size_t room, const struct fr_l2 *l2, const uint8_t s
 		memcpy(icmp + 26, l2->src, 6);
 	}
 	put16(icmp + 2,
-	      sum_finish(sum_bytes(icmp, icmp_len, pseudo6(ip, FR_PROTO_ICMPV6, icmp_len))));
+	      fr_sum_finish(fr_sum_bytes(icmp, icmp_len, pseudo6(ip, FR_PROTO_ICMPV6, icmp_len))));
 	return len;
 }
 
@@ -476,7 +474,7 @@ fr_ipv4_fix_cksum(uint8_t *buf, size_t l3_off)
 	size_t hlen = (size_t)(ip[0] & 0x0f) * 4;
 
 	put16(ip + 10, 0);
-	put16(ip + 10, sum_finish(sum_bytes(ip, hlen, 0)));
+	put16(ip + 10, fr_sum_finish(fr_sum_bytes(ip, hlen, 0)));
 }
 
 /* ------------------------------------------------------------------------ */

@@ -52,6 +52,11 @@ size_t fr_udp6_ext(uint8_t *buf, size_t room, const struct fr_l2 *l2, const uint
 		   const uint8_t dst[16], const uint8_t *ext_types, unsigned n_ext, uint16_t sport,
 		   uint16_t dport, const void *payload, size_t plen);
 
+/* One's complement sum (RFC 1071) of @len bytes in network order added to
+ * @sum, not yet folded; and the folded, inverted value for a checksum field. */
+uint32_t fr_sum_bytes(const uint8_t *p, size_t len, uint32_t sum);
+uint16_t fr_sum_finish(uint32_t sum);
+
 /* Recompute the IPv4 header checksum of the frame's IPv4 header at @l3_off. */
 void fr_ipv4_fix_cksum(uint8_t *buf, size_t l3_off);
 

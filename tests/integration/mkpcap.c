@@ -139,37 +139,12 @@ set16(uint8_t *p, unsigned v)
 	p[1] = (uint8_t)v;
 }
 
-/* One's complement sum of @len bytes in network order on top of @sum,
- * not folded (RFC 1071). */
-static uint32_t
-sum16(const uint8_t *p, size_t len, uint32_t sum)
-{
-	size_t i;
-
-	for (i = 0; i + 1 < len; i += 2) {
-		sum += (uint32_t)p[i] << 8 | p[i + 1];
-	}
-	if (len & 1) {
-		sum += (uint32_t)p[len - 1] << 8;
-	}
-	return sum;
-}
-
-static uint16_t
-fold_invert(uint32_t sum)
-{
-	while (sum >> 16) {
-		sum = (sum & 0xffff) + (sum >> 16);
-	}
-	return (uint16_t)~sum;
-}
-
 /* After a change to an ICMP message of @len bytes: its checksum right again. */
 static void
 icmp4_fix_cksum(uint8_t *icmp, size_t len)
 {
 	set16(icmp + 2, 0);
-	set16(icmp + 2, fold_invert(sum16(icmp, len, 0)));
+	set16(icmp + 2, fr_sum_finish(fr_sum_bytes(icmp, len, 0)));
 }
 
 /* The same for the ICMPv6 message right after the IPv6 header at @ip6, as
@@ -179,10 +154,10 @@ icmp6_fix_cksum(uint8_t *ip6)
 {
 	uint16_t len = get16(ip6 + 4);
 	uint8_t *icmp = ip6 + 40;
-	uint32_t pseudo = sum16(ip6 + 8, 32, 0) + len + 58;
+	uint32_t pseudo = fr_sum_bytes(ip6 + 8, 32, 0) + len + 58;
 
 	set16(icmp + 2, 0);
-	set16(icmp + 2, fold_invert(sum16(icmp, len, pseudo)));
+	set16(icmp + 2, fr_sum_finish(fr_sum_bytes(icmp, len, pseudo)));
 }
 
 /* Zeros up to the Ethernet minimum, as a NIC delivers a short frame. */
