@@ -119,7 +119,7 @@ uint64_t cp_report_port_drops(const struct cp_report *r);
  * Print the report. Human form: a table of outcomes and non-zero drops.
  * JSON form: one object on one line with rx_packets, tx_packets, outcomes,
  * drops (every reason, port-level ones prefixed "port_"), workers and ports.
- * @return 0 or -EIO if writing failed.
+ * @return 0, -ENOMEM, or the negative errno of the failed write (-ENOSPC, -EIO...).
  */
 int cp_report_print(const struct cp_report *r, bool json, FILE *out);
 

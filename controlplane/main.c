@@ -216,9 +216,14 @@ static int
 report(struct dp_plane *dp, double start, bool json)
 {
 	static struct cp_report r; /* large; only the main lcore reports */
+	int rc;
 
 	cp_report_gather(dp, now_s() - start, &r);
-	return cp_report_print(&r, json, stdout);
+	rc = cp_report_print(&r, json, stdout);
+	if (rc != 0)
+		fprintf(stderr, "vigild: writing the report to standard output failed: %s\n",
+			strerror(-rc));
+	return rc;
 }
 
 /* True once every frame of the capture has an outcome or a port drop. */

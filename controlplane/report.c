@@ -171,6 +171,7 @@ print_text(const struct cp_report *r, FILE *out)
 int
 cp_report_print(const struct cp_report *r, bool json, FILE *out)
 {
+	errno = 0;
 	if (json) {
 		json_t *root = report_json(r);
 		int rc;
@@ -179,11 +180,12 @@ cp_report_print(const struct cp_report *r, bool json, FILE *out)
 			return -ENOMEM;
 		rc = json_dumpf(root, out, JSON_COMPACT | JSON_SORT_KEYS);
 		json_decref(root);
-		if (rc != 0)
-			return -EIO;
-		fputc('\n', out);
+		if (rc == 0)
+			fputc('\n', out);
 	} else {
 		print_text(r, out);
 	}
-	return fflush(out) == 0 && !ferror(out) ? 0 : -EIO;
+	if (fflush(out) != 0 || ferror(out))
+		return errno ? -errno : -EIO;
+	return 0;
 }

@@ -125,6 +125,19 @@ EOF
 run lcores --config "$tmp/lcores.yaml" --json
 expect_failure lcores "lcore"
 
+# The final report cannot be written (standard output on a full disk): the
+# run fails and says why, rather than exiting 0 with the counters lost.
+python3 - "$tmp/one.pcap" <<'PY'
+import struct, sys
+with open(sys.argv[1], "wb") as f:
+    f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
+    f.write(struct.pack("<IIII", 0, 0, 10, 10) + b"\x01" * 10)
+PY
+rc=0
+timeout 60 "$vigild" --pcap "$tmp/one.pcap" >/dev/full 2>"$tmp/full-stdout.err" || rc=$?
+: >"$tmp/full-stdout.out"
+expect_failure full-stdout "writing the report" "No space left on device"
+
 # --print-config prints a file that loads back to itself: once from a
 # config that sets every key away from its default, once from the defaults.
 cat >"$tmp/full.yaml" <<'EOF'
