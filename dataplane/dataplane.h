@@ -82,7 +82,7 @@
 	X(nd_malformed, "neighbour solicitation that RFC 4861 says to ignore")               \
 	X(nd_not_ours, "neighbour solicitation for a target that is not ours")               \
 	X(reply_no_room, "reply would not fit in the buffer")                                \
-	X(tx_full, "reply built but the TX queue was full")
+	X(tx_full, "reply built but the TX queue was full (or the worker has none)")
 
 #define DP_X_ENUM_OUTCOME(name, desc) DP_OUT_##name,
 #define DP_X_ENUM_DROP(name, desc) DP_DROP_##name,
