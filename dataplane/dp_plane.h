@@ -27,8 +27,11 @@ struct dp_worker {
 	struct dp_plane *dp;
 	unsigned id;
 	unsigned lcore;
+	bool launched; /* running dp_worker_main on lcore */
 	unsigned n_rxq;
 	struct dp_rxq rxq[DP_MAX_PORTS];
+	struct dp_decode_ctx decode;
+	struct dp_decoded decoded; /* the decoders' scratch, one message at a time */
 } __rte_cache_aligned;
 
 struct dp_port {
@@ -50,8 +53,7 @@ struct dp_plane {
 	struct dp_port port[DP_MAX_PORTS];
 	struct rte_mempool *pool;
 	struct dp_worker *worker; /* n_workers of them, cache-aligned */
-	dp_telemetry_fn on_telemetry;
-	void *telemetry_arg;
+	void *vtp_mem;		  /* every worker's VTP sequence table, one allocation */
 };
 
 /* The worker lcore's main function (rte_eal_remote_launch). */

@@ -97,6 +97,14 @@ port_setup(struct dp_plane *dp, unsigned idx, const struct dp_conf *conf, char *
 		return -ENODEV;
 	}
 	p->found = true;
+	for (unsigned i = 0; i < idx; i++) {
+		if (dp->port[i].port_id == p->port_id) {
+			p->found = false; /* ports[i] owns it; close it once */
+			snprintf(err, errlen, "port '%s' is also ports[%u] ('%s')", p->name, i,
+				 dp->port[i].name);
+			return -EINVAL;
+		}
+	}
 	rc = rte_eth_dev_info_get(p->port_id, &info);
 	if (rc != 0) {
 		snprintf(err, errlen, "port '%s': cannot read device info: %s", p->name,
@@ -205,6 +213,39 @@ assign_queues(struct dp_plane *dp)
 	}
 }
 
+/* Each worker decodes into its own scratch and tracks its own VTP senders
+ * (RSS keeps a sender on one worker), so no table is shared. */
+static int
+decode_setup(struct dp_plane *dp, const struct dp_conf *conf, char *err, size_t errlen)
+{
+	unsigned capacity = conf->vtp_devices ? conf->vtp_devices : DP_VTP_DEVICES_DEFAULT;
+	size_t each = RTE_ALIGN_CEIL(dp_vtp_devices_size(capacity), RTE_CACHE_LINE_SIZE);
+
+	dp->vtp_mem = rte_zmalloc("vigil_vtp", each * dp->n_workers, RTE_CACHE_LINE_SIZE);
+	if (dp->vtp_mem == NULL) {
+		snprintf(err, errlen,
+			 "out of EAL memory for %u VTP sender tables of %u devices (%zu KiB "
+			 "each): raise eal: -m or lower telemetry.vtp_devices",
+			 dp->n_workers, capacity, each >> 10);
+		return -ENOMEM;
+	}
+	for (unsigned w = 0; w < dp->n_workers; w++) {
+		struct dp_worker *wk = &dp->worker[w];
+
+		wk->decode = (struct dp_decode_ctx){
+			.worker = w,
+			.decode = true,
+			.scratch = &wk->decoded,
+			.vtp = dp_vtp_devices_init((uint8_t *)dp->vtp_mem + each * w, capacity),
+			.on_telemetry = conf->on_telemetry,
+			.telemetry_arg = conf->telemetry_arg,
+			.on_decoded = conf->on_decoded,
+			.decoded_arg = conf->decoded_arg,
+		};
+	}
+	return 0;
+}
+
 int
 dp_start(const struct dp_conf *conf, struct dp_plane **out, char *err, size_t errlen)
 {
@@ -237,8 +278,6 @@ dp_start(const struct dp_conf *conf, struct dp_plane **out, char *err, size_t er
 	}
 	atomic_init(&dp->stop, false);
 	dp->n_workers = conf->n_workers;
-	dp->on_telemetry = conf->on_telemetry;
-	dp->telemetry_arg = conf->telemetry_arg;
 	dp->worker = rte_zmalloc("vigil_workers", sizeof(*dp->worker) * conf->n_workers,
 				 RTE_CACHE_LINE_SIZE);
 	if (dp->worker == NULL) {
@@ -252,13 +291,17 @@ dp_start(const struct dp_conf *conf, struct dp_plane **out, char *err, size_t er
 	dp->pool = rte_pktmbuf_pool_create("vigil_mbufs", n_mbufs, conf->mbuf_cache, 0,
 					   RTE_MBUF_DEFAULT_BUF_SIZE, (int)rte_socket_id());
 	if (dp->pool == NULL) {
-		snprintf(err, errlen,
-			 "cannot create a mempool of %u mbufs (%u MiB): %s; raise eal: -m, "
-			 "reserve more hugepages, or lower mempool.mbufs",
-			 n_mbufs,
-			 (unsigned)((uint64_t)n_mbufs * (RTE_MBUF_DEFAULT_BUF_SIZE + 128) >> 20),
-			 rte_strerror(rte_errno));
-		rc = -ENOMEM;
+		rc = -rte_errno;
+		if (rc == -EEXIST)
+			snprintf(err, errlen, "a data plane is already running in this process");
+		else
+			snprintf(err, errlen,
+				 "cannot create a mempool of %u mbufs (%u MiB): %s; raise eal: -m, "
+				 "reserve more hugepages, or lower mempool.mbufs",
+				 n_mbufs,
+				 (unsigned)((uint64_t)n_mbufs * (RTE_MBUF_DEFAULT_BUF_SIZE + 128) >>
+					    20),
+				 rte_strerror(-rc));
 		goto fail;
 	}
 
@@ -269,6 +312,9 @@ dp_start(const struct dp_conf *conf, struct dp_plane **out, char *err, size_t er
 			goto fail;
 	}
 	assign_queues(dp);
+	rc = decode_setup(dp, conf, err, errlen);
+	if (rc != 0)
+		goto fail;
 
 	w = 0;
 	RTE_LCORE_FOREACH_WORKER(lcore)
@@ -277,6 +323,7 @@ dp_start(const struct dp_conf *conf, struct dp_plane **out, char *err, size_t er
 			break;
 		dp->worker[w].lcore = lcore;
 		rc = rte_eal_remote_launch(dp_worker_main, &dp->worker[w], lcore);
+		dp->worker[w].launched = rc == 0;
 		if (rc != 0) {
 			snprintf(err, errlen, "cannot launch worker %u on lcore %u: %s", w, lcore,
 				 rte_strerror(-rc));
@@ -300,10 +347,18 @@ dp_stop(struct dp_plane *dp)
 	if (dp == NULL || !dp->launched)
 		return;
 	atomic_store_explicit(&dp->stop, true, memory_order_relaxed);
-	rte_eal_mp_wait_lcore();
+	for (unsigned w = 0; w < dp->n_workers; w++) {
+		if (dp->worker[w].launched)
+			rte_eal_wait_lcore(dp->worker[w].lcore);
+		dp->worker[w].launched = false;
+	}
 	dp->launched = false;
 }
 
+/*
+ * DPDK 22.11 releases a port when it is closed: after dp_destroy, a vdev
+ * port is gone for good in this process. vigild starts its plane once.
+ */
 void
 dp_destroy(struct dp_plane *dp)
 {
@@ -317,6 +372,7 @@ dp_destroy(struct dp_plane *dp)
 			rte_eth_dev_close(dp->port[p].port_id);
 	}
 	rte_mempool_free(dp->pool);
+	rte_free(dp->vtp_mem);
 	rte_free(dp->worker);
 	rte_free(dp);
 }

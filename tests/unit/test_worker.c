@@ -1,0 +1,1331 @@
+/*
+ * test_worker.c - CUnit tests of the data plane as it runs: dp_start, the
+ * worker lcores' poll loop, dp_stop and dp_destroy.
+ *
+ * test_dataplane.c checks every verdict on plain buffers; this suite checks
+ * what happens around them once a real EAL and real ethdev ports are in
+ * play: which worker polls which queue, that replies leave on the TX queue
+ * of the worker that took the request, that a full TX ring is counted and
+ * its replies freed, that the telemetry hook sees exactly the telemetry,
+ * that no mbuf is lost, and that dp_start fails cleanly with a message that
+ * names the fix.
+ *
+ * The ports are net_ring ethdevs made with rte_eth_from_rings() over rings
+ * the test owns: it enqueues mbufs into a port's RX rings and dequeues the
+ * replies from its TX rings, so every counter can be predicted exactly.
+ * The EAL runs without hugepages, with a main lcore and two worker lcores
+ * (which may share one CPU: they busy-poll, so the test is not run in
+ * parallel with others).
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <CUnit/CUnit.h>
+
+#include <rte_dev.h>
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <rte_eth_ring.h>
+#include <rte_ethdev.h>
+#include <rte_lcore.h>
+#include <rte_malloc.h>
+#include <rte_mbuf.h>
+#include <rte_mempool.h>
+#include <rte_ring.h>
+
+#include "cunit_main.h"
+#include "dataplane.h"
+#include "frames.h"
+
+/* ------------------------------------------------------------------------ */
+/* The appliance, its neighbours, and the test's resources                   */
+/* ------------------------------------------------------------------------ */
+
+#define OUR_V4 0xc0000201u    /* 192.0.2.1 */
+#define PEER_V4 0xc000020au   /* 192.0.2.10; ARP requests count up from here */
+#define PEER_B_V4 0xc0000232u /* 192.0.2.50; the second queue's ARP senders */
+#define HL7_PORT 2575
+#define VTP_PORT 4575
+#define DNS_PORT 53
+#define PEER_PORT 40000
+#define ECHO_ID 0x1234
+
+#define ETH_HLEN 14
+#define IPV4_HLEN 20
+#define ETHERTYPE_IPV4 0x0800
+#define ETHERTYPE_ARP 0x0806
+
+#define POOL_MBUFS 4095 /* the test's own mempool, for the frames it sends */
+#define MAX_QUEUES 2
+#define RING_SIZE 1024 /* RX and (by default) TX rings: 1023 usable slots */
+#define MAX_BATCH 512
+#define FRAME_ROOM 1600
+#define WAIT_MS 10000 /* generous: the workers may share a CPU, or run under valgrind */
+
+#define TEL_MAX 512
+#define TEL_PAYLOAD_MAX 1100
+
+static const uint8_t peer_mac[6] = {0x02, 0x00, 0x00, 0x00, 0x00, 0x10};
+static const uint8_t bcast_mac[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+static const uint8_t our_v6[16] = {0x20, 0x01, 0x0d, 0xb8, [15] = 0x01};
+static const uint8_t peer_v6[16] = {0x20, 0x01, 0x0d, 0xb8, [15] = 0x10};
+static const char echo_data[] = "ping!";
+#define ECHO_LEN (sizeof(echo_data) - 1)
+
+static struct rte_mempool *test_pool;
+static unsigned ring_port_seq;
+
+/* ------------------------------------------------------------------------ */
+/* EAL                                                                       */
+/* ------------------------------------------------------------------------ */
+
+/* The first two CPUs this process may run on; both the same if it has one. */
+static int
+pick_cpus(unsigned *main_cpu, unsigned *worker_cpu)
+{
+	cpu_set_t set;
+	int first = -1, second = -1;
+
+	if (sched_getaffinity(0, sizeof(set), &set) != 0)
+		return -errno;
+	for (int c = 0; c < CPU_SETSIZE && second < 0; c++) {
+		if (!CPU_ISSET(c, &set))
+			continue;
+		if (first < 0)
+			first = c;
+		else
+			second = c;
+	}
+	if (first < 0)
+		return -ENODEV;
+	*main_cpu = (unsigned)first;
+	*worker_cpu = (unsigned)(second >= 0 ? second : first);
+	return 0;
+}
+
+static int
+suite_init(void)
+{
+	char lcores[64];
+	char *argv[16];
+	unsigned main_cpu = 0, worker_cpu = 0;
+	int argc = 0, rc;
+
+	rc = pick_cpus(&main_cpu, &worker_cpu);
+	if (rc != 0) {
+		fprintf(stderr, "test_worker: cannot read the CPU affinity: %s\n", strerror(-rc));
+		return -1;
+	}
+	/* Lcore 0 is the main lcore; lcores 1 and 2 are the workers. */
+	snprintf(lcores, sizeof(lcores), "0@%u,1@%u,2@%u", main_cpu, worker_cpu, worker_cpu);
+	argv[argc++] = "test_worker";
+	argv[argc++] = "--no-pci";
+	argv[argc++] = "--no-huge";
+	argv[argc++] = "--no-shconf";
+	argv[argc++] = "--no-telemetry";
+	argv[argc++] = "-m";
+	argv[argc++] = "256";
+	argv[argc++] = "--log-level=*:warning";
+	argv[argc++] = "--lcores";
+	argv[argc++] = lcores;
+	argv[argc] = NULL;
+	if (rte_eal_init(argc, argv) < 0) {
+		fprintf(stderr, "test_worker: rte_eal_init failed: %s\n", rte_strerror(rte_errno));
+		return -1;
+	}
+	test_pool = rte_pktmbuf_pool_create("test_frames", POOL_MBUFS, 0, 0,
+					    RTE_MBUF_DEFAULT_BUF_SIZE, (int)rte_socket_id());
+	if (test_pool == NULL) {
+		fprintf(stderr, "test_worker: cannot create the test mempool: %s\n",
+			rte_strerror(rte_errno));
+		rte_eal_cleanup();
+		return -1;
+	}
+	return 0;
+}
+
+static int
+suite_cleanup(void)
+{
+	rte_mempool_free(test_pool);
+	test_pool = NULL;
+	return rte_eal_cleanup() == 0 ? 0 : -1;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Ring ports                                                                */
+/* ------------------------------------------------------------------------ */
+
+/* An ethdev over rings the test owns: it feeds rx[] and reads tx[]. */
+struct ring_port {
+	char name[RTE_ETH_NAME_MAX_LEN]; /* the ethdev's name, what dp_port_conf.name gets */
+	char tag[16];			 /* the name given to rte_eth_from_rings */
+	uint16_t port_id;
+	unsigned n_rxq;
+	unsigned n_txq;
+	struct rte_ring *rx[MAX_QUEUES];
+	struct rte_ring *tx[MAX_QUEUES];
+	uint8_t mac[6];
+};
+
+static unsigned
+ring_drain(struct rte_ring *r)
+{
+	struct rte_mbuf *m;
+	unsigned n = 0;
+
+	while (r != NULL && rte_ring_dequeue(r, (void **)&m) == 0) {
+		rte_pktmbuf_free(m);
+		n++;
+	}
+	return n;
+}
+
+/* Frees the port's rings (and any mbufs left in them) and the vdev. */
+static void
+ring_port_destroy(struct ring_port *rp)
+{
+	/* dp_destroy has usually closed (and so released) the ethdev already;
+	 * removing the vdev then only drops the bus's record of it. */
+	if (rp->name[0] != '\0')
+		CU_ASSERT_EQUAL(rte_eal_hotplug_remove("vdev", rp->name), 0);
+	for (unsigned q = 0; q < MAX_QUEUES; q++) {
+		ring_drain(rp->rx[q]);
+		ring_drain(rp->tx[q]);
+		rte_ring_free(rp->rx[q]);
+		rte_ring_free(rp->tx[q]);
+	}
+	memset(rp, 0, sizeof(*rp));
+}
+
+/*
+ * A fresh port with @n_rxq RX and @n_txq TX rings, TX rings of @tx_size
+ * slots (a power of two; one fewer usable). Ports cannot be reused: dp_destroy
+ * closes them, and a closed ethdev is released.
+ */
+static int
+ring_port_create(struct ring_port *rp, unsigned n_rxq, unsigned n_txq, unsigned tx_size)
+{
+	char ring_name[RTE_RING_NAMESIZE];
+	struct rte_ether_addr mac;
+	int port, rc;
+
+	memset(rp, 0, sizeof(*rp));
+	snprintf(rp->tag, sizeof(rp->tag), "w%u", ring_port_seq++);
+	rp->n_rxq = n_rxq;
+	rp->n_txq = n_txq;
+	for (unsigned q = 0; q < n_rxq; q++) {
+		snprintf(ring_name, sizeof(ring_name), "%s_rx%u", rp->tag, q);
+		rp->rx[q] = rte_ring_create(ring_name, RING_SIZE, (int)rte_socket_id(), 0);
+		if (rp->rx[q] == NULL) {
+			rc = -rte_errno;
+			goto fail;
+		}
+	}
+	for (unsigned q = 0; q < n_txq; q++) {
+		snprintf(ring_name, sizeof(ring_name), "%s_tx%u", rp->tag, q);
+		rp->tx[q] = rte_ring_create(ring_name, tx_size, (int)rte_socket_id(), 0);
+		if (rp->tx[q] == NULL) {
+			rc = -rte_errno;
+			goto fail;
+		}
+	}
+	port = rte_eth_from_rings(rp->tag, rp->rx, n_rxq, rp->tx, n_txq, rte_socket_id());
+	if (port < 0) {
+		rc = -rte_errno;
+		goto fail;
+	}
+	rp->port_id = (uint16_t)port;
+	rc = rte_eth_dev_get_name_by_port(rp->port_id, rp->name);
+	if (rc == 0)
+		rc = rte_eth_macaddr_get(rp->port_id, &mac);
+	if (rc != 0)
+		goto fail;
+	memcpy(rp->mac, mac.addr_bytes, sizeof(rp->mac));
+	return 0;
+
+fail:
+	fprintf(stderr, "test_worker: ring port %s: %s\n", rp->tag, rte_strerror(-rc));
+	ring_port_destroy(rp);
+	return rc;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Frames into mbufs                                                         */
+/* ------------------------------------------------------------------------ */
+
+/* Mbufs built for one RX ring, enqueued together. */
+struct batch {
+	unsigned n;
+	uint64_t bytes;
+	struct rte_mbuf *m[MAX_BATCH];
+};
+
+static void
+batch_add(struct batch *b, const uint8_t *frame, size_t len)
+{
+	struct rte_mbuf *m;
+	char *data;
+
+	CU_ASSERT_FATAL(len > 0 && len <= FRAME_ROOM && b->n < MAX_BATCH);
+	m = rte_pktmbuf_alloc(test_pool);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+	data = rte_pktmbuf_append(m, (uint16_t)len);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(data);
+	memcpy(data, frame, len);
+	b->m[b->n++] = m;
+	b->bytes += len;
+}
+
+/* All of @b at once: the worker sees the mbufs in this order. */
+static void
+batch_send(struct batch *b, struct rte_ring *rx)
+{
+	CU_ASSERT_EQUAL_FATAL(rte_ring_enqueue_bulk(rx, (void **)b->m, b->n, NULL), b->n);
+}
+
+static struct fr_l2
+l2_to(const uint8_t dst[6], unsigned n_vlan)
+{
+	struct fr_l2 l2;
+
+	memset(&l2, 0, sizeof(l2));
+	memcpy(l2.dst, dst, 6);
+	memcpy(l2.src, peer_mac, 6);
+	l2.n_vlan = (uint8_t)n_vlan;
+	if (n_vlan > 0)
+		l2.vlan_tci[0] = 0x2064; /* PCP 1, VID 100 */
+	return l2;
+}
+
+/*
+ * The payload of telemetry datagram @seq: an HL7 message for the HL7 port,
+ * a small binary record for the VTP port. Lengths differ from one @seq to
+ * the next so that a payload offset or length that is off shows.
+ */
+static size_t
+telemetry_payload(uint8_t *out, size_t room, uint16_t dport, unsigned seq)
+{
+	int n;
+
+	if (dport == HL7_PORT) {
+		n = snprintf((char *)out, room,
+			     "\x0bMSH|^~\\&|MON%03u|ICU3|VIGIL|HOSP|20240301120000||ORU^R01|"
+			     "MSG%05u|P|2.6\rOBX|1|NM|SPO2||%u|%%|||||R\r\x1c\r",
+			     seq % 1000, seq, 90 + seq % 10);
+		return n > 0 && (size_t)n < room ? (size_t)n : 0;
+	}
+	n = 12 + (int)(seq % 17);
+	if ((size_t)n > room)
+		return 0;
+	memset(out, 0, (size_t)n);
+	memcpy(out, "VTP\x01", 4);
+	out[4] = (uint8_t)(seq >> 24);
+	out[5] = (uint8_t)(seq >> 16);
+	out[6] = (uint8_t)(seq >> 8);
+	out[7] = (uint8_t)seq;
+	for (int i = 8; i < n; i++)
+		out[i] = (uint8_t)(i * 7 + seq);
+	return (size_t)n;
+}
+
+static void
+add_udp4(struct batch *b, const struct ring_port *rp, unsigned n_vlan, uint16_t dport, unsigned seq)
+{
+	uint8_t frame[FRAME_ROOM], payload[FRAME_ROOM];
+	struct fr_l2 l2 = l2_to(rp->mac, n_vlan);
+	size_t plen, len;
+
+	plen = telemetry_payload(payload, sizeof(payload), dport == VTP_PORT ? VTP_PORT : HL7_PORT,
+				 seq);
+	len = fr_udp4(frame, sizeof(frame), &l2, PEER_V4, OUR_V4, PEER_PORT, dport, payload, plen);
+	batch_add(b, frame, len);
+}
+
+static void
+add_arp_request(struct batch *b, uint32_t spa)
+{
+	uint8_t frame[FRAME_ROOM];
+	struct fr_l2 l2 = l2_to(bcast_mac, 0);
+
+	batch_add(b, frame, fr_arp(frame, sizeof(frame), &l2, 1, spa, OUR_V4));
+}
+
+static void
+add_echo(struct batch *b, const struct ring_port *rp, uint16_t seq)
+{
+	uint8_t frame[FRAME_ROOM];
+	struct fr_l2 l2 = l2_to(rp->mac, 0);
+
+	batch_add(b, frame,
+		  fr_icmp4_echo(frame, sizeof(frame), &l2, PEER_V4, OUR_V4, ECHO_ID, seq, echo_data,
+				ECHO_LEN));
+}
+
+static void
+add_runt(struct batch *b, size_t len)
+{
+	uint8_t frame[ETH_HLEN];
+
+	memset(frame, 0xab, sizeof(frame));
+	batch_add(b, frame, len);
+}
+
+/* An HL7 datagram split over two chained mbufs at byte @split. */
+static void
+add_chained(struct batch *b, const struct ring_port *rp, unsigned seq, size_t split)
+{
+	uint8_t frame[FRAME_ROOM], payload[FRAME_ROOM];
+	struct fr_l2 l2 = l2_to(rp->mac, 0);
+	struct rte_mbuf *head, *tail;
+	size_t plen, len;
+	char *data;
+
+	plen = telemetry_payload(payload, sizeof(payload), HL7_PORT, seq);
+	len = fr_udp4(frame, sizeof(frame), &l2, PEER_V4, OUR_V4, PEER_PORT, HL7_PORT, payload,
+		      plen);
+	CU_ASSERT_FATAL(split > 0 && split < len && b->n < MAX_BATCH);
+	head = rte_pktmbuf_alloc(test_pool);
+	tail = rte_pktmbuf_alloc(test_pool);
+	CU_ASSERT_FATAL(head != NULL && tail != NULL);
+	data = rte_pktmbuf_append(head, (uint16_t)split);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(data);
+	memcpy(data, frame, split);
+	data = rte_pktmbuf_append(tail, (uint16_t)(len - split));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(data);
+	memcpy(data, frame + split, len - split);
+	CU_ASSERT_EQUAL_FATAL(rte_pktmbuf_chain(head, tail), 0);
+	CU_ASSERT_EQUAL_FATAL(rte_pktmbuf_pkt_len(head), len);
+	b->m[b->n++] = head;
+	b->bytes += len;
+}
+
+/* ------------------------------------------------------------------------ */
+/* The data plane's configuration and counters                               */
+/* ------------------------------------------------------------------------ */
+
+static void
+conf_init(struct dp_conf *c, unsigned n_workers, const struct ring_port *rp)
+{
+	struct dp_local *l;
+
+	memset(c, 0, sizeof(*c));
+	c->n_workers = n_workers;
+	c->rx_desc = 512;
+	c->tx_desc = 512;
+	c->n_ports = 1;
+	c->port[0].name = rp->name;
+	l = &c->port[0].local;
+	l->n_ipv4 = 1;
+	l->ipv4[0] = htonl(OUR_V4);
+	l->n_ipv6 = 1;
+	memcpy(l->ipv6[0], our_v6, 16);
+	l->n_hl7_ports = 1;
+	l->hl7_ports[0] = HL7_PORT;
+	l->n_vtp_ports = 1;
+	l->vtp_ports[0] = VTP_PORT;
+	l->udp_checksum = true;
+}
+
+static void
+set(_Atomic uint64_t *c, uint64_t v)
+{
+	atomic_store_explicit(c, v, memory_order_relaxed);
+}
+
+/*
+ * Compare every counter but rx_bursts; print each one that differs. Also
+ * check the invariant rx_packets == sum(outcomes) + sum(drops), and that the
+ * bursts are plausible (at least one per 32 frames, at most one per frame).
+ */
+static bool
+stats_match(const struct dp_stats *got, const struct dp_stats *want, const char *what)
+{
+	bool ok = true;
+	uint64_t rx = dp_read(&got->rx_packets), bursts = dp_read(&got->rx_bursts);
+
+#define CHECK(label, g, w)                                                                       \
+	do {                                                                                     \
+		if (dp_read(g) != dp_read(w)) {                                                  \
+			fprintf(stderr, "\n  %s: %s is %llu, want %llu", what, label,            \
+				(unsigned long long)dp_read(g), (unsigned long long)dp_read(w)); \
+			ok = false;                                                              \
+		}                                                                                \
+	} while (0)
+	CHECK("rx_packets", &got->rx_packets, &want->rx_packets);
+	CHECK("rx_bytes", &got->rx_bytes, &want->rx_bytes);
+	CHECK("tx_packets", &got->tx_packets, &want->tx_packets);
+	for (unsigned o = 0; o < DP_OUT__COUNT; o++)
+		CHECK(dp_outcome_name((enum dp_outcome)o), &got->outcome[o], &want->outcome[o]);
+	for (unsigned d = 0; d < DP_DROP__COUNT; d++)
+		CHECK(dp_drop_name((enum dp_drop)d), &got->drop[d], &want->drop[d]);
+#undef CHECK
+	if (dp_stats_accounted(got) != rx) {
+		fprintf(stderr, "\n  %s: %llu packets received but %llu accounted for", what,
+			(unsigned long long)rx, (unsigned long long)dp_stats_accounted(got));
+		ok = false;
+	}
+	if (rx > 0 && (bursts < (rx + DP_RX_BURST - 1) / DP_RX_BURST || bursts > rx)) {
+		fprintf(stderr, "\n  %s: %llu bursts for %llu packets", what,
+			(unsigned long long)bursts, (unsigned long long)rx);
+		ok = false;
+	}
+	return ok;
+}
+
+/* Wait (bounded) until the workers together have taken @want frames. */
+static bool
+wait_rx(const struct dp_plane *dp, uint64_t want)
+{
+	struct dp_stats total;
+
+	for (unsigned ms = 0; ms < WAIT_MS; ms++) {
+		dp_stats_total(dp, &total);
+		if (dp_read(&total.rx_packets) >= want)
+			return true;
+		usleep(1000);
+	}
+	fprintf(stderr, "\n  workers took %llu of %llu frames in %u ms",
+		(unsigned long long)dp_read(&total.rx_packets), (unsigned long long)want, WAIT_MS);
+	return false;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Replies                                                                   */
+/* ------------------------------------------------------------------------ */
+
+static uint32_t
+rd32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static uint16_t
+rd16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+/* An ARP reply (RFC 826) from us to the request sent from @peer. */
+static bool
+arp_reply_ok(const uint8_t *f, uint32_t len, const uint8_t our_mac[6], uint32_t peer)
+{
+	const uint8_t *arp = f + ETH_HLEN;
+
+	return len >= ETH_HLEN + 28 && memcmp(f, peer_mac, 6) == 0 &&
+	       memcmp(f + 6, our_mac, 6) == 0 && rd16(f + 12) == ETHERTYPE_ARP && rd16(arp) == 1 &&
+	       rd16(arp + 2) == ETHERTYPE_IPV4 && rd16(arp + 6) == 2 &&
+	       memcmp(arp + 8, our_mac, 6) == 0 && rd32(arp + 14) == OUR_V4 &&
+	       memcmp(arp + 18, peer_mac, 6) == 0 && rd32(arp + 24) == peer;
+}
+
+/* An ICMP echo reply (RFC 792) to echo request @seq, checksums right. */
+static bool
+echo_reply_ok(const uint8_t *f, uint32_t len, const uint8_t our_mac[6], uint16_t seq)
+{
+	const uint8_t *ip = f + ETH_HLEN, *icmp = ip + IPV4_HLEN;
+	uint16_t ip_len;
+
+	if (len < ETH_HLEN + IPV4_HLEN + 8 || rd16(f + 12) != ETHERTYPE_IPV4)
+		return false;
+	ip_len = rd16(ip + 2);
+	return memcmp(f, peer_mac, 6) == 0 && memcmp(f + 6, our_mac, 6) == 0 && ip[0] == 0x45 &&
+	       ip_len == IPV4_HLEN + 8 + ECHO_LEN && len >= ETH_HLEN + (uint32_t)ip_len &&
+	       ip[9] == 1 && rd32(ip + 12) == OUR_V4 && rd32(ip + 16) == PEER_V4 &&
+	       fr_sum_finish(fr_sum_bytes(ip, IPV4_HLEN, 0)) == 0 && icmp[0] == 0 && icmp[1] == 0 &&
+	       rd16(icmp + 4) == ECHO_ID && rd16(icmp + 6) == seq &&
+	       memcmp(icmp + 8, echo_data, ECHO_LEN) == 0 &&
+	       fr_sum_finish(fr_sum_bytes(icmp, ip_len - IPV4_HLEN, 0)) == 0;
+}
+
+/*
+ * Take every frame off @tx and check it: exactly @n_arp ARP replies to
+ * @arp_peer0, @arp_peer0 + 1, ... and @n_echo echo replies with sequence
+ * 0, 1, ..., each kind in the order its requests were sent. Frees them.
+ */
+static void
+expect_replies(struct rte_ring *tx, const uint8_t our_mac[6], uint32_t arp_peer0, unsigned n_arp,
+	       unsigned n_echo, const char *what)
+{
+	unsigned arp = 0, echo = 0, other = 0;
+	struct rte_mbuf *m;
+
+	while (rte_ring_dequeue(tx, (void **)&m) == 0) {
+		const uint8_t *f = rte_pktmbuf_mtod(m, const uint8_t *);
+		uint32_t len = rte_pktmbuf_data_len(m);
+
+		CU_ASSERT_EQUAL(m->nb_segs, 1);
+		CU_ASSERT_EQUAL(rte_pktmbuf_pkt_len(m), len);
+		if (len >= ETH_HLEN && rd16(f + 12) == ETHERTYPE_ARP) {
+			if (!arp_reply_ok(f, len, our_mac, arp_peer0 + arp)) {
+				fprintf(stderr, "\n  %s: ARP reply %u is wrong", what, arp);
+				CU_FAIL("ARP reply");
+			}
+			arp++;
+		} else if (len >= ETH_HLEN && rd16(f + 12) == ETHERTYPE_IPV4) {
+			if (!echo_reply_ok(f, len, our_mac, (uint16_t)echo)) {
+				fprintf(stderr, "\n  %s: echo reply %u is wrong", what, echo);
+				CU_FAIL("echo reply");
+			}
+			echo++;
+		} else {
+			other++;
+		}
+		rte_pktmbuf_free(m);
+	}
+	CU_ASSERT_EQUAL(arp, n_arp);
+	CU_ASSERT_EQUAL(echo, n_echo);
+	CU_ASSERT_EQUAL(other, 0);
+}
+
+/* ------------------------------------------------------------------------ */
+/* The telemetry hook                                                        */
+/* ------------------------------------------------------------------------ */
+
+struct tel_record {
+	void *arg;
+	unsigned worker;
+	enum dp_verdict kind;
+	uint16_t len;
+	uint8_t payload[TEL_PAYLOAD_MAX];
+};
+
+/* Written by the worker lcores, read after dp_stop has joined them. */
+static struct tel_record tel_log[TEL_MAX];
+static atomic_uint tel_count;
+static int tel_cookie;
+
+static void
+tel_reset(void)
+{
+	atomic_store(&tel_count, 0);
+	memset(tel_log, 0, sizeof(tel_log));
+}
+
+static void
+tel_record(void *arg, unsigned worker, enum dp_verdict kind, const uint8_t *frame,
+	   const struct dp_pkt *pkt)
+{
+	unsigned i = atomic_fetch_add_explicit(&tel_count, 1, memory_order_relaxed);
+	struct tel_record *r;
+
+	if (i >= TEL_MAX)
+		return;
+	r = &tel_log[i];
+	r->arg = arg;
+	r->worker = worker;
+	r->kind = kind;
+	r->len = pkt->payload_len;
+	memcpy(r->payload, frame + pkt->payload_off,
+	       pkt->payload_len < TEL_PAYLOAD_MAX ? pkt->payload_len : TEL_PAYLOAD_MAX);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Tests                                                                     */
+/* ------------------------------------------------------------------------ */
+
+/* rte_eth_from_rings(name) names the ethdev "net_ring_<name>"; dp_start
+ * finds ports by that name. */
+static void
+test_ring_port_name(void)
+{
+	struct ring_port rp;
+	char want[RTE_ETH_NAME_MAX_LEN];
+	uint16_t id;
+
+	CU_ASSERT_EQUAL(rte_lcore_count(), 3);
+	CU_ASSERT_FATAL(ring_port_create(&rp, 1, 1, RING_SIZE) == 0);
+	snprintf(want, sizeof(want), "net_ring_%s", rp.tag);
+	CU_ASSERT_STRING_EQUAL(rp.name, want);
+	CU_ASSERT_EQUAL(rte_eth_dev_get_port_by_name(want, &id), 0);
+	CU_ASSERT_EQUAL(id, rp.port_id);
+	ring_port_destroy(&rp);
+	CU_ASSERT_NOT_EQUAL(rte_eth_dev_get_port_by_name(want, &id), 0);
+}
+
+/*
+ * One worker, one port: a known mix. Every counter exact, the 20 replies on
+ * the TX ring and right, every mbuf back in the mempool.
+ */
+static void
+test_one_worker_mix(void)
+{
+	static struct batch b;
+	struct ring_port rp;
+	struct dp_conf conf;
+	struct dp_plane *dp = NULL;
+	struct dp_stats total, want;
+	struct dp_port_stats ps;
+	char err[512] = "";
+	unsigned n_hl7 = 0, n_vtp = 0, n_arp = 0, n_echo = 0, n_dns = 0, n_runt = 0;
+
+	CU_ASSERT_EQUAL_FATAL(rte_mempool_avail_count(test_pool), POOL_MBUFS);
+	CU_ASSERT_FATAL(ring_port_create(&rp, 1, 1, RING_SIZE) == 0);
+	conf_init(&conf, 1, &rp);
+	conf.promiscuous = true;
+	CU_ASSERT_EQUAL_FATAL(dp_start(&conf, &dp, err, sizeof(err)), 0);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(dp);
+	CU_ASSERT_EQUAL(dp_n_workers(dp), 1);
+	CU_ASSERT_EQUAL(dp_n_ports(dp), 1);
+	CU_ASSERT_PTR_NOT_NULL(dp_worker_stats(dp, 0));
+	CU_ASSERT_PTR_NULL(dp_worker_stats(dp, 1));
+
+	/* 100 HL7, 20 VTP, 10 ARP, 10 echo, 7 DNS, 3 runts, interleaved. */
+	memset(&b, 0, sizeof(b));
+	for (unsigned i = 0; i < 100; i++) {
+		add_udp4(&b, &rp, 0, HL7_PORT, i);
+		n_hl7++;
+		if (i % 5 == 0) {
+			add_udp4(&b, &rp, 0, VTP_PORT, i);
+			n_vtp++;
+		}
+		if (i % 10 == 3)
+			add_arp_request(&b, PEER_V4 + n_arp++);
+		if (i % 10 == 7)
+			add_echo(&b, &rp, (uint16_t)n_echo++);
+		if (i % 15 == 1) {
+			add_udp4(&b, &rp, 0, DNS_PORT, i);
+			n_dns++;
+		}
+		if (i % 33 == 32)
+			add_runt(&b, 1 + 6 * n_runt++); /* 1, 7 and 13 bytes */
+	}
+	CU_ASSERT_FATAL(n_hl7 == 100 && n_vtp == 20 && n_arp == 10 && n_echo == 10 && n_dns == 7 &&
+			n_runt == 3 && b.n == 150);
+	batch_send(&b, rp.rx[0]);
+	CU_ASSERT_TRUE(wait_rx(dp, 150));
+	dp_stop(dp);
+	dp_stop(dp); /* a second stop is a no-op */
+
+	memset(&want, 0, sizeof(want));
+	set(&want.rx_packets, 150);
+	set(&want.rx_bytes, b.bytes);
+	set(&want.tx_packets, 20);
+	set(&want.outcome[DP_OUT_telemetry_hl7], 100);
+	set(&want.outcome[DP_OUT_telemetry_vtp], 20);
+	set(&want.outcome[DP_OUT_arp_replies], 10);
+	set(&want.outcome[DP_OUT_icmp_echo_replies], 10);
+	set(&want.drop[DP_DROP_udp_port], 7);
+	set(&want.drop[DP_DROP_eth_runt], 3);
+	dp_stats_total(dp, &total);
+	CU_ASSERT_TRUE(stats_match(&total, &want, "total"));
+	CU_ASSERT_TRUE(stats_match(dp_worker_stats(dp, 0), &want, "worker 0"));
+
+	CU_ASSERT_EQUAL(dp_port_stats(dp, 0, &ps), 0);
+	CU_ASSERT_STRING_EQUAL(ps.name, rp.name);
+	CU_ASSERT_EQUAL(ps.rx_queues, 1);
+	CU_ASSERT_EQUAL(ps.tx_queues, 1);
+	CU_ASSERT_FALSE(ps.rss);
+	CU_ASSERT_EQUAL(ps.ipackets, 150);
+	CU_ASSERT_EQUAL(ps.opackets, 20);
+	CU_ASSERT_EQUAL(ps.imissed + ps.ierrors + ps.rx_nombuf + ps.oerrors, 0);
+	CU_ASSERT_EQUAL(dp_port_stats(dp, 1, &ps), -EINVAL);
+
+	CU_ASSERT_EQUAL(rte_ring_count(rp.rx[0]), 0);
+	CU_ASSERT_EQUAL(rte_ring_count(rp.tx[0]), 20);
+	/* Everything but the replies is back in the pool. */
+	CU_ASSERT_EQUAL(rte_mempool_avail_count(test_pool), POOL_MBUFS - 20);
+	expect_replies(rp.tx[0], rp.mac, PEER_V4, 10, 10, "one worker");
+	dp_destroy(dp);
+	dp_destroy(NULL);
+	ring_port_destroy(&rp);
+	CU_ASSERT_EQUAL(rte_mempool_avail_count(test_pool), POOL_MBUFS);
+}
+
+/*
+ * The telemetry hook: called once per telemetry datagram, on the worker,
+ * with its kind and the exact UDP payload; never for drops or replies.
+ */
+static void
+test_telemetry_hook(void)
+{
+	/* What the hook must see, in order: (port, seq, VLAN tags, IPv6). */
+	static const struct {
+		uint16_t dport;
+		unsigned seq;
+		unsigned n_vlan;
+		bool v6;
+		bool empty;
+	} expect[] = {
+		{HL7_PORT, 0, 0, false, false}, {HL7_PORT, 1, 1, false, false},
+		{VTP_PORT, 2, 0, false, false}, {VTP_PORT, 3, 0, true, false},
+		{HL7_PORT, 4, 0, false, true},	{HL7_PORT, 5, 0, false, false},
+		{VTP_PORT, 6, 1, false, false},
+	};
+	static struct batch b;
+	uint8_t frame[FRAME_ROOM], payload[FRAME_ROOM];
+	struct ring_port rp;
+	struct dp_conf conf;
+	struct dp_plane *dp = NULL;
+	struct dp_stats total, want;
+	char err[512] = "";
+	unsigned n_expect = sizeof(expect) / sizeof(expect[0]);
+	size_t len, plen;
+
+	CU_ASSERT_EQUAL_FATAL(rte_mempool_avail_count(test_pool), POOL_MBUFS);
+	CU_ASSERT_FATAL(ring_port_create(&rp, 1, 1, RING_SIZE) == 0);
+	conf_init(&conf, 1, &rp);
+	conf.on_telemetry = tel_record;
+	conf.telemetry_arg = &tel_cookie;
+	tel_reset();
+
+	memset(&b, 0, sizeof(b));
+	for (unsigned i = 0; i < n_expect; i++) {
+		struct fr_l2 l2 = l2_to(rp.mac, expect[i].n_vlan);
+
+		plen = expect[i].empty ? 0
+				       : telemetry_payload(payload, sizeof(payload),
+							   expect[i].dport, expect[i].seq);
+		if (expect[i].v6)
+			len = fr_udp6(frame, sizeof(frame), &l2, peer_v6, our_v6, PEER_PORT,
+				      expect[i].dport, payload, plen);
+		else
+			len = fr_udp4(frame, sizeof(frame), &l2, PEER_V4, OUR_V4, PEER_PORT,
+				      expect[i].dport, payload, plen);
+		batch_add(&b, frame, len);
+		/* Between the telemetry, what the hook must not see. */
+		switch (i) {
+		case 0:
+			add_arp_request(&b, PEER_V4);
+			break;
+		case 1:
+			add_udp4(&b, &rp, 0, DNS_PORT, 100);
+			break;
+		case 2: {
+			/* To the HL7 port, but the UDP checksum is wrong. */
+			struct fr_l2 l2d = l2_to(rp.mac, 0);
+
+			plen = telemetry_payload(payload, sizeof(payload), HL7_PORT, 101);
+			len = fr_udp4(frame, sizeof(frame), &l2d, PEER_V4, OUR_V4, PEER_PORT,
+				      HL7_PORT, payload, plen);
+			frame[len - 1] ^= 0x01;
+			batch_add(&b, frame, len);
+			break;
+		}
+		case 3:
+			add_runt(&b, 9);
+			break;
+		case 4:
+			add_echo(&b, &rp, 0);
+			break;
+		case 5: {
+			struct fr_l2 l2t = l2_to(rp.mac, 0);
+
+			batch_add(&b, frame,
+				  fr_tcp4(frame, sizeof(frame), &l2t, PEER_V4, OUR_V4, PEER_PORT,
+					  HL7_PORT));
+			break;
+		}
+		default:
+			break;
+		}
+	}
+	CU_ASSERT_EQUAL_FATAL(b.n, 13);
+
+	CU_ASSERT_EQUAL_FATAL(dp_start(&conf, &dp, err, sizeof(err)), 0);
+	batch_send(&b, rp.rx[0]);
+	CU_ASSERT_TRUE(wait_rx(dp, b.n));
+	dp_stop(dp);
+
+	CU_ASSERT_EQUAL(atomic_load(&tel_count), n_expect);
+	for (unsigned i = 0; i < n_expect && i < atomic_load(&tel_count); i++) {
+		const struct tel_record *r = &tel_log[i];
+
+		plen = expect[i].empty ? 0
+				       : telemetry_payload(payload, sizeof(payload),
+							   expect[i].dport, expect[i].seq);
+		CU_ASSERT_PTR_EQUAL(r->arg, &tel_cookie);
+		CU_ASSERT_EQUAL(r->worker, 0);
+		CU_ASSERT_EQUAL(r->kind,
+				expect[i].dport == HL7_PORT ? DP_VERDICT_HL7 : DP_VERDICT_VTP);
+		CU_ASSERT_EQUAL(r->len, plen);
+		if (r->len != plen || memcmp(r->payload, payload, plen) != 0) {
+			fprintf(stderr, "\n  telemetry datagram %u: payload differs", i);
+			CU_FAIL("telemetry payload");
+		}
+	}
+
+	memset(&want, 0, sizeof(want));
+	set(&want.rx_packets, 13);
+	set(&want.rx_bytes, b.bytes);
+	set(&want.tx_packets, 2);
+	set(&want.outcome[DP_OUT_telemetry_hl7], 4);
+	set(&want.outcome[DP_OUT_telemetry_vtp], 3);
+	set(&want.outcome[DP_OUT_arp_replies], 1);
+	set(&want.outcome[DP_OUT_icmp_echo_replies], 1);
+	set(&want.drop[DP_DROP_udp_port], 1);
+	set(&want.drop[DP_DROP_udp_checksum], 1);
+	set(&want.drop[DP_DROP_eth_runt], 1);
+	set(&want.drop[DP_DROP_l4_proto], 1);
+	dp_stats_total(dp, &total);
+	CU_ASSERT_TRUE(stats_match(&total, &want, "telemetry"));
+	expect_replies(rp.tx[0], rp.mac, PEER_V4, 1, 1, "telemetry");
+	dp_destroy(dp);
+	ring_port_destroy(&rp);
+	CU_ASSERT_EQUAL(rte_mempool_avail_count(test_pool), POOL_MBUFS);
+}
+
+/*
+ * Two workers, one port with two queue pairs: worker w polls RX queue w and
+ * answers on TX queue w. A ring PMD has no RSS, so the port's queues are
+ * what the test filled.
+ */
+static void
+test_two_workers(void)
+{
+	static struct batch b0, b1;
+	struct ring_port rp;
+	struct dp_conf conf;
+	struct dp_plane *dp = NULL;
+	struct dp_stats total, want0, want1;
+	struct dp_port_stats ps;
+	char err[512] = "";
+	unsigned tel_w0 = 0, tel_w1 = 0, tel_bad = 0;
+
+	CU_ASSERT_EQUAL_FATAL(rte_mempool_avail_count(test_pool), POOL_MBUFS);
+	CU_ASSERT_FATAL(ring_port_create(&rp, 2, 2, RING_SIZE) == 0);
+	conf_init(&conf, 2, &rp);
+	conf.on_telemetry = tel_record;
+	conf.telemetry_arg = &tel_cookie;
+	tel_reset();
+	CU_ASSERT_EQUAL_FATAL(dp_start(&conf, &dp, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(dp_n_workers(dp), 2);
+
+	/* Queue 0: 280 HL7 and 20 ARP; queue 1: 190 VTP and 10 ARP. */
+	memset(&b0, 0, sizeof(b0));
+	memset(&b1, 0, sizeof(b1));
+	for (unsigned i = 0; i < 280; i++) {
+		add_udp4(&b0, &rp, 0, HL7_PORT, i);
+		if (i % 14 == 0)
+			add_arp_request(&b0, PEER_V4 + i / 14);
+	}
+	for (unsigned i = 0; i < 190; i++) {
+		add_udp4(&b1, &rp, 0, VTP_PORT, i);
+		if (i % 19 == 0)
+			add_arp_request(&b1, PEER_B_V4 + i / 19);
+	}
+	CU_ASSERT_FATAL(b0.n == 300 && b1.n == 200);
+	batch_send(&b0, rp.rx[0]);
+	batch_send(&b1, rp.rx[1]);
+	CU_ASSERT_TRUE(wait_rx(dp, 500));
+	dp_stop(dp);
+
+	memset(&want0, 0, sizeof(want0));
+	set(&want0.rx_packets, 300);
+	set(&want0.rx_bytes, b0.bytes);
+	set(&want0.tx_packets, 20);
+	set(&want0.outcome[DP_OUT_telemetry_hl7], 280);
+	set(&want0.outcome[DP_OUT_arp_replies], 20);
+	memset(&want1, 0, sizeof(want1));
+	set(&want1.rx_packets, 200);
+	set(&want1.rx_bytes, b1.bytes);
+	set(&want1.tx_packets, 10);
+	set(&want1.outcome[DP_OUT_telemetry_vtp], 190);
+	set(&want1.outcome[DP_OUT_arp_replies], 10);
+	CU_ASSERT_TRUE(stats_match(dp_worker_stats(dp, 0), &want0, "worker 0"));
+	CU_ASSERT_TRUE(stats_match(dp_worker_stats(dp, 1), &want1, "worker 1"));
+	dp_stats_total(dp, &total);
+	CU_ASSERT_EQUAL(dp_read(&total.rx_packets), 500);
+	CU_ASSERT_EQUAL(dp_read(&total.tx_packets), 30);
+	CU_ASSERT_EQUAL(dp_read(&total.outcome[DP_OUT_arp_replies]), 30);
+	CU_ASSERT_EQUAL(dp_stats_accounted(&total), 500);
+
+	/* The hook ran on the worker that took each datagram. */
+	CU_ASSERT_EQUAL(atomic_load(&tel_count), 470);
+	for (unsigned i = 0; i < atomic_load(&tel_count) && i < TEL_MAX; i++) {
+		if (tel_log[i].worker == 0 && tel_log[i].kind == DP_VERDICT_HL7)
+			tel_w0++;
+		else if (tel_log[i].worker == 1 && tel_log[i].kind == DP_VERDICT_VTP)
+			tel_w1++;
+		else
+			tel_bad++;
+	}
+	CU_ASSERT_EQUAL(tel_w0, 280);
+	CU_ASSERT_EQUAL(tel_w1, 190);
+	CU_ASSERT_EQUAL(tel_bad, 0);
+
+	CU_ASSERT_EQUAL(dp_port_stats(dp, 0, &ps), 0);
+	CU_ASSERT_EQUAL(ps.rx_queues, 2);
+	CU_ASSERT_EQUAL(ps.tx_queues, 2);
+	CU_ASSERT_FALSE(ps.rss);
+	CU_ASSERT_EQUAL(ps.ipackets, 500);
+	CU_ASSERT_EQUAL(ps.opackets, 30);
+
+	/* Each reply left on the TX queue of the worker that took its request. */
+	CU_ASSERT_EQUAL(rte_ring_count(rp.tx[0]), 20);
+	CU_ASSERT_EQUAL(rte_ring_count(rp.tx[1]), 10);
+	expect_replies(rp.tx[0], rp.mac, PEER_V4, 20, 0, "TX queue 0");
+	expect_replies(rp.tx[1], rp.mac, PEER_B_V4, 10, 0, "TX queue 1");
+	dp_destroy(dp);
+	ring_port_destroy(&rp);
+	CU_ASSERT_EQUAL(rte_mempool_avail_count(test_pool), POOL_MBUFS);
+}
+
+/*
+ * A TX ring of 8 slots (7 usable) that nobody drains: of 20 ARP replies 7
+ * go out, 13 are counted tx_full and freed.
+ */
+static void
+test_tx_full(void)
+{
+	static struct batch b;
+	struct ring_port rp;
+	struct dp_conf conf;
+	struct dp_plane *dp = NULL;
+	struct dp_stats total, want;
+	struct dp_port_stats ps;
+	char err[512] = "";
+	unsigned capacity;
+
+	CU_ASSERT_EQUAL_FATAL(rte_mempool_avail_count(test_pool), POOL_MBUFS);
+	CU_ASSERT_FATAL(ring_port_create(&rp, 1, 1, 8) == 0);
+	capacity = rte_ring_get_capacity(rp.tx[0]);
+	CU_ASSERT_EQUAL_FATAL(capacity, 7);
+	conf_init(&conf, 1, &rp);
+	CU_ASSERT_EQUAL_FATAL(dp_start(&conf, &dp, err, sizeof(err)), 0);
+
+	memset(&b, 0, sizeof(b));
+	for (unsigned i = 0; i < 20; i++)
+		add_arp_request(&b, PEER_V4 + i);
+	batch_send(&b, rp.rx[0]);
+	CU_ASSERT_TRUE(wait_rx(dp, 20));
+	dp_stop(dp);
+
+	memset(&want, 0, sizeof(want));
+	set(&want.rx_packets, 20);
+	set(&want.rx_bytes, b.bytes);
+	set(&want.tx_packets, capacity);
+	set(&want.outcome[DP_OUT_arp_replies], capacity);
+	set(&want.drop[DP_DROP_tx_full], 20 - capacity);
+	dp_stats_total(dp, &total);
+	CU_ASSERT_TRUE(stats_match(&total, &want, "tx full"));
+	CU_ASSERT_EQUAL(dp_port_stats(dp, 0, &ps), 0);
+	CU_ASSERT_EQUAL(ps.ipackets, 20);
+	CU_ASSERT_EQUAL(ps.opackets, capacity);
+
+	/* The 13 replies that did not fit were freed, not lost. */
+	CU_ASSERT_EQUAL(rte_ring_count(rp.tx[0]), capacity);
+	CU_ASSERT_EQUAL(rte_mempool_avail_count(test_pool), POOL_MBUFS - capacity);
+	expect_replies(rp.tx[0], rp.mac, PEER_V4, capacity, 0, "tx full");
+	dp_destroy(dp);
+	ring_port_destroy(&rp);
+	CU_ASSERT_EQUAL(rte_mempool_avail_count(test_pool), POOL_MBUFS);
+}
+
+/*
+ * Two workers on a port with two RX queues but one TX queue: worker 1 has
+ * nowhere to send, so its replies are counted tx_full and freed.
+ */
+static void
+test_fewer_tx_queues(void)
+{
+	static struct batch b0, b1;
+	struct ring_port rp;
+	struct dp_conf conf;
+	struct dp_plane *dp = NULL;
+	struct dp_stats want0, want1;
+	struct dp_port_stats ps;
+	char err[512] = "";
+
+	CU_ASSERT_EQUAL_FATAL(rte_mempool_avail_count(test_pool), POOL_MBUFS);
+	CU_ASSERT_FATAL(ring_port_create(&rp, 2, 1, RING_SIZE) == 0);
+	conf_init(&conf, 2, &rp);
+	CU_ASSERT_EQUAL_FATAL(dp_start(&conf, &dp, err, sizeof(err)), 0);
+	memset(&b0, 0, sizeof(b0));
+	memset(&b1, 0, sizeof(b1));
+	for (unsigned i = 0; i < 5; i++) {
+		add_arp_request(&b0, PEER_V4 + i);
+		add_arp_request(&b1, PEER_B_V4 + i);
+	}
+	batch_send(&b0, rp.rx[0]);
+	batch_send(&b1, rp.rx[1]);
+	CU_ASSERT_TRUE(wait_rx(dp, 10));
+	dp_stop(dp);
+
+	memset(&want0, 0, sizeof(want0));
+	set(&want0.rx_packets, 5);
+	set(&want0.rx_bytes, b0.bytes);
+	set(&want0.tx_packets, 5);
+	set(&want0.outcome[DP_OUT_arp_replies], 5);
+	memset(&want1, 0, sizeof(want1));
+	set(&want1.rx_packets, 5);
+	set(&want1.rx_bytes, b1.bytes);
+	set(&want1.drop[DP_DROP_tx_full], 5);
+	CU_ASSERT_TRUE(stats_match(dp_worker_stats(dp, 0), &want0, "worker 0"));
+	CU_ASSERT_TRUE(stats_match(dp_worker_stats(dp, 1), &want1, "worker 1"));
+	CU_ASSERT_EQUAL(dp_port_stats(dp, 0, &ps), 0);
+	CU_ASSERT_EQUAL(ps.rx_queues, 2);
+	CU_ASSERT_EQUAL(ps.tx_queues, 1);
+	CU_ASSERT_EQUAL(ps.opackets, 5);
+	expect_replies(rp.tx[0], rp.mac, PEER_V4, 5, 0, "one TX queue");
+	dp_destroy(dp);
+	ring_port_destroy(&rp);
+	CU_ASSERT_EQUAL(rte_mempool_avail_count(test_pool), POOL_MBUFS);
+}
+
+/*
+ * Frames in chained mbufs (which some PMDs hand over for large frames) are
+ * dropped whole as rx_chained: every segment goes back to the mempool and
+ * the telemetry hook never sees them.
+ */
+static void
+test_chained_mbufs(void)
+{
+	static struct batch b;
+	struct ring_port rp;
+	struct dp_conf conf;
+	struct dp_plane *dp = NULL;
+	struct dp_stats total, want;
+	char err[512] = "";
+
+	CU_ASSERT_EQUAL_FATAL(rte_mempool_avail_count(test_pool), POOL_MBUFS);
+	CU_ASSERT_FATAL(ring_port_create(&rp, 1, 1, RING_SIZE) == 0);
+	conf_init(&conf, 1, &rp);
+	conf.on_telemetry = tel_record;
+	conf.telemetry_arg = &tel_cookie;
+	tel_reset();
+	CU_ASSERT_EQUAL_FATAL(dp_start(&conf, &dp, err, sizeof(err)), 0);
+
+	memset(&b, 0, sizeof(b));
+	add_chained(&b, &rp, 0, ETH_HLEN);
+	add_udp4(&b, &rp, 0, HL7_PORT, 1);
+	add_chained(&b, &rp, 2, 60);
+	add_chained(&b, &rp, 3, 1);
+	CU_ASSERT_EQUAL(rte_mempool_avail_count(test_pool), POOL_MBUFS - 7);
+	batch_send(&b, rp.rx[0]);
+	CU_ASSERT_TRUE(wait_rx(dp, 4));
+	dp_stop(dp);
+
+	memset(&want, 0, sizeof(want));
+	set(&want.rx_packets, 4);
+	set(&want.rx_bytes, b.bytes);
+	set(&want.outcome[DP_OUT_telemetry_hl7], 1);
+	set(&want.drop[DP_DROP_rx_chained], 3);
+	dp_stats_total(dp, &total);
+	CU_ASSERT_TRUE(stats_match(&total, &want, "chained"));
+	CU_ASSERT_EQUAL(atomic_load(&tel_count), 1);
+	CU_ASSERT_EQUAL(tel_log[0].kind, DP_VERDICT_HL7);
+	CU_ASSERT_EQUAL(rte_ring_count(rp.tx[0]), 0);
+	CU_ASSERT_EQUAL(rte_mempool_avail_count(test_pool), POOL_MBUFS);
+	dp_destroy(dp);
+	ring_port_destroy(&rp);
+}
+
+/*
+ * A second dp_start while a plane runs is refused, and neither the running
+ * plane nor the second plane's port is disturbed.
+ */
+static void
+test_second_plane_refused(void)
+{
+	static struct batch b;
+	struct ring_port first, second;
+	struct dp_conf conf;
+	struct dp_plane *dp = NULL, *dp2 = NULL;
+	struct dp_stats total;
+	char err[512] = "";
+	int rc;
+
+	CU_ASSERT_EQUAL_FATAL(rte_mempool_avail_count(test_pool), POOL_MBUFS);
+	CU_ASSERT_FATAL(ring_port_create(&first, 1, 1, RING_SIZE) == 0);
+	CU_ASSERT_FATAL(ring_port_create(&second, 1, 1, RING_SIZE) == 0);
+	conf_init(&conf, 1, &first);
+	CU_ASSERT_EQUAL_FATAL(dp_start(&conf, &dp, err, sizeof(err)), 0);
+
+	conf_init(&conf, 1, &second);
+	rc = dp_start(&conf, &dp2, err, sizeof(err));
+	CU_ASSERT(rc < 0);
+	CU_ASSERT_PTR_NULL(dp2);
+	CU_ASSERT_NOT_EQUAL(err[0], '\0');
+	CU_ASSERT_EQUAL(rte_eth_dev_is_valid_port(second.port_id), 1);
+
+	memset(&b, 0, sizeof(b));
+	for (unsigned i = 0; i < 4; i++)
+		add_arp_request(&b, PEER_V4 + i);
+	batch_send(&b, first.rx[0]);
+	CU_ASSERT_TRUE(wait_rx(dp, 4));
+	dp_stop(dp);
+	dp_stats_total(dp, &total);
+	CU_ASSERT_EQUAL(dp_read(&total.rx_packets), 4);
+	CU_ASSERT_EQUAL(dp_read(&total.tx_packets), 4);
+	expect_replies(first.tx[0], first.mac, PEER_V4, 4, 0, "first plane");
+	dp_destroy(dp);
+	ring_port_destroy(&first);
+	ring_port_destroy(&second);
+	CU_ASSERT_EQUAL(rte_mempool_avail_count(test_pool), POOL_MBUFS);
+}
+
+static size_t
+heap_in_use(void)
+{
+	struct rte_malloc_socket_stats st;
+
+	if (rte_malloc_get_socket_stats((int)rte_socket_id(), &st) != 0)
+		return SIZE_MAX;
+	return st.heap_allocsz_bytes;
+}
+
+/* A dp_start that must fail with @want_rc and an error naming @frag1 (and
+ * @frag2 if given), leaving nothing behind in the EAL heap. @ports_touched:
+ * it failed after setting up a port. */
+static void
+expect_start_fails(const struct dp_conf *conf, int want_rc, const char *frag1, const char *frag2,
+		   bool ports_touched)
+{
+	static char sentinel;
+	struct dp_plane *dp = (struct dp_plane *)&sentinel; /* dp_start must set it to NULL */
+	char err[512] = "";
+	size_t heap_before = heap_in_use();
+	int rc;
+
+	rc = dp_start(conf, &dp, err, sizeof(err));
+	CU_ASSERT_EQUAL(rc, want_rc);
+	CU_ASSERT_PTR_NULL(dp);
+	if (strstr(err, frag1) == NULL || (frag2 != NULL && strstr(err, frag2) == NULL)) {
+		fprintf(stderr, "\n  dp_start said \"%s\"; want \"%s\"%s%s", err, frag1,
+			frag2 ? " and " : "", frag2 ? frag2 : "");
+		CU_FAIL("dp_start error text");
+	}
+	/* Closing a port frees its PMD's memory, so when ports were touched
+	 * the heap may shrink; it must never grow. */
+	if (ports_touched ? heap_in_use() > heap_before : heap_in_use() != heap_before) {
+		fprintf(stderr, "\n  a failed dp_start (\"%s\") left %zd bytes in the EAL heap",
+			err, (ssize_t)(heap_in_use() - heap_before));
+		CU_FAIL("dp_start leaked");
+	}
+	if (dp != NULL && dp != (struct dp_plane *)&sentinel)
+		dp_destroy(dp);
+}
+
+/* A good dp_start on @rp, ARP traffic answered, then a clean stop. */
+static void
+expect_start_works(struct ring_port *rp)
+{
+	static struct batch b;
+	struct dp_conf conf;
+	struct dp_plane *dp = NULL;
+	struct dp_stats total;
+	char err[512] = "";
+	int rc;
+
+	conf_init(&conf, 2, rp);
+	rc = dp_start(&conf, &dp, err, sizeof(err));
+	if (rc != 0)
+		fprintf(stderr, "\n  dp_start after a failure: %s", err);
+	CU_ASSERT_EQUAL_FATAL(rc, 0);
+	memset(&b, 0, sizeof(b));
+	for (unsigned i = 0; i < 4; i++)
+		add_arp_request(&b, PEER_V4 + i);
+	batch_send(&b, rp->rx[0]);
+	CU_ASSERT_TRUE(wait_rx(dp, 4));
+	dp_stop(dp);
+	dp_stats_total(dp, &total);
+	CU_ASSERT_EQUAL(dp_read(&total.rx_packets), 4);
+	CU_ASSERT_EQUAL(dp_read(&total.outcome[DP_OUT_arp_replies]), 4);
+	CU_ASSERT_EQUAL(dp_read(&total.tx_packets), 4);
+	expect_replies(rp->tx[0], rp->mac, PEER_V4, 4, 0, "after a failure");
+	dp_destroy(dp);
+}
+
+/*
+ * dp_start's failures: the return code, an error that names the fix, no
+ * EAL memory kept, and a good dp_start working afterwards.
+ */
+static void
+test_start_failures(void)
+{
+	struct ring_port good, other;
+	struct dp_conf conf;
+	uint16_t id;
+
+	CU_ASSERT_EQUAL_FATAL(rte_lcore_count(), 3);
+	CU_ASSERT_FATAL(ring_port_create(&good, 1, 1, RING_SIZE) == 0);
+
+	/* A port that does not exist; the name is the part before ','. */
+	conf_init(&conf, 1, &good);
+	conf.port[0].name = "net_ring_nosuch,nodeaction=r0:0:CREATE";
+	expect_start_fails(&conf, -ENODEV, "'net_ring_nosuch' not found", "vfio-pci", false);
+
+	/* More workers than worker lcores (the EAL has two). */
+	conf_init(&conf, 3, &good);
+	expect_start_fails(&conf, -EINVAL, "3 worker(s)", "lcore", false);
+	conf_init(&conf, 0, &good);
+	expect_start_fails(&conf, -EINVAL, "workers: 0", NULL, false);
+	conf_init(&conf, DP_MAX_WORKERS + 1, &good);
+	expect_start_fails(&conf, -EINVAL, "out of range", NULL, false);
+
+	/* No ports, too many ports. */
+	conf_init(&conf, 1, &good);
+	conf.n_ports = 0;
+	expect_start_fails(&conf, -EINVAL, "ports: 0", NULL, false);
+	conf.n_ports = DP_MAX_PORTS + 1;
+	expect_start_fails(&conf, -EINVAL, "ports: 9", NULL, false);
+
+	/* A mempool that cannot fit in -m 256. */
+	conf_init(&conf, 1, &good);
+	conf.n_mbufs = 4000000;
+	expect_start_fails(&conf, -ENOMEM, "mempool of 4000000 mbufs", "raise eal: -m", false);
+
+	/* None of that touched the port: it is still there, and works. */
+	CU_ASSERT_EQUAL(rte_eth_dev_get_port_by_name(good.name, &id), 0);
+	expect_start_works(&good);
+	ring_port_destroy(&good);
+
+	/*
+	 * A good port, then a missing one: the good port was configured and
+	 * started before the second failed. It must not be left running;
+	 * dp_destroy closes it, which in DPDK releases the ethdev.
+	 */
+	CU_ASSERT_FATAL(ring_port_create(&good, 1, 1, RING_SIZE) == 0);
+	conf_init(&conf, 1, &good);
+	conf.n_ports = 2;
+	conf.port[1] = conf.port[0];
+	conf.port[1].name = "net_ring_nosuch";
+	expect_start_fails(&conf, -ENODEV, "'net_ring_nosuch' not found", "vfio-pci", true);
+	CU_ASSERT_EQUAL(rte_eth_dev_is_valid_port(good.port_id), 0);
+	ring_port_destroy(&good);
+
+	/* And a fresh port starts as usual afterwards. */
+	CU_ASSERT_FATAL(ring_port_create(&other, 1, 1, RING_SIZE) == 0);
+	expect_start_works(&other);
+	ring_port_destroy(&other);
+	CU_ASSERT_EQUAL(rte_mempool_avail_count(test_pool), POOL_MBUFS);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Registration                                                              */
+/* ------------------------------------------------------------------------ */
+
+int
+vigil_test_register(void)
+{
+	static const struct {
+		const char *name;
+		CU_TestFunc fn;
+	} tests[] = {
+		{"ring port name", test_ring_port_name},
+		{"one worker, known mix", test_one_worker_mix},
+		{"telemetry hook", test_telemetry_hook},
+		{"two workers, two queue pairs", test_two_workers},
+		{"TX ring full", test_tx_full},
+		{"fewer TX queues than workers", test_fewer_tx_queues},
+		{"chained mbufs", test_chained_mbufs},
+		{"second plane refused", test_second_plane_refused},
+		{"dp_start failures", test_start_failures},
+	};
+	CU_pSuite suite = CU_add_suite("worker", suite_init, suite_cleanup);
+
+	if (suite == NULL)
+		return -1;
+	for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++)
+		if (CU_add_test(suite, tests[i].name, tests[i].fn) == NULL)
+			return -1;
+	return 0;
+}
