@@ -3,7 +3,7 @@
  *
  * The names come from the same X-macro lists as the enums in dataplane.h,
  * so the summary, the JSON report and (later) telemetry can never disagree
- * with the code about what a counter is called.
+ * with the code about what a counter or an observation flag is called.
  */
 #include "dataplane.h"
 
@@ -13,8 +13,16 @@ static const char *const outcome_names[] = {DP_OUTCOMES(DP_X_NAME)};
 static const char *const outcome_descs[] = {DP_OUTCOMES(DP_X_DESC)};
 static const char *const drop_names[] = {DP_DROPS(DP_X_NAME)};
 static const char *const drop_descs[] = {DP_DROPS(DP_X_DESC)};
+static const char *const hl7_names[] = {DP_HL7_COUNTERS(DP_X_NAME)};
+static const char *const hl7_descs[] = {DP_HL7_COUNTERS(DP_X_DESC)};
+static const char *const vtp_names[] = {DP_VTP_COUNTERS(DP_X_NAME)};
+static const char *const vtp_descs[] = {DP_VTP_COUNTERS(DP_X_DESC)};
+static const char *const obs_flag_names[] = {DP_OBS_FLAGS(DP_X_NAME)};
+static const char *const obs_flag_descs[] = {DP_OBS_FLAGS(DP_X_DESC)};
 #undef DP_X_NAME
 #undef DP_X_DESC
+
+#define NAME_OF(table, i) ((size_t)(i) < sizeof(table) / sizeof(table[0]) ? table[i] : "?")
 
 const char *
 dp_outcome_name(enum dp_outcome o)
@@ -40,6 +48,80 @@ dp_drop_desc(enum dp_drop d)
 	return (unsigned)d < DP_DROP__COUNT ? drop_descs[d] : "?";
 }
 
+const char *
+dp_hl7_counter_name(enum dp_hl7_counter c)
+{
+	return NAME_OF(hl7_names, c);
+}
+
+const char *
+dp_hl7_counter_desc(enum dp_hl7_counter c)
+{
+	return NAME_OF(hl7_descs, c);
+}
+
+const char *
+dp_vtp_counter_name(enum dp_vtp_counter c)
+{
+	return NAME_OF(vtp_names, c);
+}
+
+const char *
+dp_vtp_counter_desc(enum dp_vtp_counter c)
+{
+	return NAME_OF(vtp_descs, c);
+}
+
+const char *
+dp_obs_flag_name(enum dp_obs_bit bit)
+{
+	return NAME_OF(obs_flag_names, bit);
+}
+
+const char *
+dp_obs_flag_desc(enum dp_obs_bit bit)
+{
+	return NAME_OF(obs_flag_descs, bit);
+}
+
+const char *
+dp_alarm_phase_name(enum dp_alarm_phase v)
+{
+	static const char *const names[] = {"unknown", "start",	 "continue", "end",
+					    "update",  "tpoint", "escalate", "de-escalate"};
+	return NAME_OF(names, v);
+}
+
+const char *
+dp_alarm_state_name(enum dp_alarm_state v)
+{
+	static const char *const names[] = {"unknown", "off", "inactive", "active", "latched"};
+	return NAME_OF(names, v);
+}
+
+const char *
+dp_alarm_inactivation_name(enum dp_alarm_inactivation v)
+{
+	static const char *const names[] = {"unknown",		 "enabled",	 "audio-paused",
+					    "audio-off",	 "alarm-paused", "alarm-off",
+					    "alert-acknowledged"};
+	return NAME_OF(names, v);
+}
+
+const char *
+dp_alarm_priority_name(enum dp_alarm_priority v)
+{
+	static const char *const names[] = {"unknown", "none", "low", "medium", "high"};
+	return NAME_OF(names, v);
+}
+
+const char *
+dp_alarm_type_name(enum dp_alarm_type v)
+{
+	static const char *const names[] = {"unknown", "physiological", "technical", "advisory"};
+	return NAME_OF(names, v);
+}
+
 void
 dp_stats_add(struct dp_stats *to, const struct dp_stats *from)
 {
@@ -51,6 +133,10 @@ dp_stats_add(struct dp_stats *to, const struct dp_stats *from)
 		dp_count(&to->outcome[i], dp_read(&from->outcome[i]));
 	for (unsigned i = 0; i < DP_DROP__COUNT; i++)
 		dp_count(&to->drop[i], dp_read(&from->drop[i]));
+	for (unsigned i = 0; i < DP_HL7__COUNT; i++)
+		dp_count(&to->hl7[i], dp_read(&from->hl7[i]));
+	for (unsigned i = 0; i < DP_VTP__COUNT; i++)
+		dp_count(&to->vtp[i], dp_read(&from->vtp[i]));
 }
 
 uint64_t

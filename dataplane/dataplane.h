@@ -21,6 +21,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "rules.h"
+
 /* ------------------------------------------------------------------------ */
 /* Counters                                                                 */
 /* ------------------------------------------------------------------------ */
@@ -92,6 +94,76 @@ enum dp_drop { DP_DROPS(DP_X_ENUM_DROP) DP_DROP__COUNT };
 #undef DP_X_ENUM_DROP
 
 /*
+ * The decoders' counters. A datagram counted as telemetry_hl7/telemetry_vtp
+ * above is then taken apart by a decoder, which counts what it found
+ * (messages, observations) and every malformation by reason; the good
+ * messages in a datagram still decode when another in it is bad.
+ *
+ * HL7: the first three are what was decoded; the rest are malformations.
+ * (The HL7 decoder's owner extends this list; names are lower case.)
+ */
+#define DP_HL7_COUNTERS(X)                                                                  \
+	X(messages, "HL7 messages decoded (ORU^R01 and ORU^R40)")                           \
+	X(observations, "observations decoded from ORU^R01")                                \
+	X(device_alarms, "device alarm events decoded from ORU^R40")                        \
+	X(mllp_empty, "UDP datagram to an HL7 port with no payload")                        \
+	X(mllp_outside, "bytes outside an MLLP frame (runs of them, each counted once)")    \
+	X(mllp_unterminated, "MLLP frame without its 0x1C 0x0D end")                        \
+	X(msg_length, "message longer than 65535 bytes (spans are 16-bit)")                 \
+	X(no_msh, "message that does not start with MSH")                                   \
+	X(delimiters, "MSH without usable delimiters")                                      \
+	X(too_many_segments, "message with more segments than vigil keeps")                 \
+	X(msh_fields, "MSH without a message type or control id")                           \
+	X(unsupported_type, "message type other than ORU^R01 or ORU^R40")                   \
+	X(obx_no_code, "OBX without an observation identifier")                             \
+	X(obx_no_type, "OBX with a value but no value type (OBX-2); kept without a value")  \
+	X(obx_value, "OBX whose NM value is not a number")                                  \
+	X(obx_sub_id, "OBX-4 that is not 1 to 6 dotted integers (no MDS/VMD row encloses)") \
+	X(time, "timestamp that does not parse")                                            \
+	X(device_rows, "MDS/VMD rows past the per-message table (metrics fall back)")       \
+	X(obs_limit, "observations past the per-message limit")                             \
+	X(r40_no_event, "ORU^R40 alarm without its event identity (facet 1)")               \
+	X(r40_facet, "ORU^R40 facet value vigil does not know (left unknown)")              \
+	X(alarm_limit, "ORU^R40 alarms past the per-message limit")
+
+/*
+ * VTP (dataplane/VTP.md, whose section 9 orders the checks). frames and
+ * observations are what was delivered; truncated .. trailing are the
+ * malformations that drop a frame; seq_duplicate drops a copy; the rest note
+ * something about a frame that is still delivered. The VTP decoder's owner
+ * extends this list.
+ */
+#define DP_VTP_COUNTERS(X)                                                                     \
+	X(frames, "VTP frames decoded and delivered (heartbeats of 0 observations too)")       \
+	X(observations, "observations decoded from VTP")                                       \
+	X(truncated, "datagram shorter than the VTP header (32 bytes or its header length)")   \
+	X(magic, "wrong magic")                                                                \
+	X(version, "VTP version vigil does not read")                                          \
+	X(header_length, "header length below 32 or not a multiple of 4")                      \
+	X(too_long, "datagram longer than 1452 bytes")                                         \
+	X(flags_reserved, "a reserved frame flag bit set")                                     \
+	X(auth_tag, "frame with an authentication tag, which vigil cannot check yet")          \
+	X(too_many_obs, "observation count above 64")                                          \
+	X(device_zero, "device EUI-64 of 0")                                                   \
+	X(time_negative, "time before 1970 (sign bit set)")                                    \
+	X(length, "datagram ends before the observations its count announces")                 \
+	X(trailing, "bytes after the last observation")                                        \
+	X(seq_duplicate, "frame whose sequence number was already seen (dropped)")             \
+	X(seq_gap, "sequence numbers skipped (each missing frame counted)")                    \
+	X(seq_reordered, "frame older than the newest seen, not a duplicate")                  \
+	X(seq_jump, "sequence number out of range: too old for the window, or a jump")         \
+	X(seq_restart, "device restarted its numbering (two frames agree); tracking resynced") \
+	X(device_table_full, "frame from a device the sequence table has no room for")         \
+	X(obs_reserved, "observation with a reserved flag bit set (kept, marked invalid)")
+
+#define DP_X_ENUM_HL7(name, desc) DP_HL7_##name,
+#define DP_X_ENUM_VTP(name, desc) DP_VTP_##name,
+enum dp_hl7_counter { DP_HL7_COUNTERS(DP_X_ENUM_HL7) DP_HL7__COUNT };
+enum dp_vtp_counter { DP_VTP_COUNTERS(DP_X_ENUM_VTP) DP_VTP__COUNT };
+#undef DP_X_ENUM_HL7
+#undef DP_X_ENUM_VTP
+
+/*
  * One worker's counters. Only that worker writes them; the control plane
  * reads them with relaxed atomic loads. 64-byte aligned so that two workers'
  * counters never share a cache line.
@@ -103,6 +175,8 @@ struct dp_stats {
 	_Atomic uint64_t tx_packets; /**< replies the PMD accepted */
 	_Atomic uint64_t outcome[DP_OUT__COUNT];
 	_Atomic uint64_t drop[DP_DROP__COUNT];
+	_Atomic uint64_t hl7[DP_HL7__COUNT];
+	_Atomic uint64_t vtp[DP_VTP__COUNT];
 };
 
 /** Name and description of an outcome or drop counter ("telemetry_hl7", ...). */
@@ -110,6 +184,10 @@ const char *dp_outcome_name(enum dp_outcome o);
 const char *dp_outcome_desc(enum dp_outcome o);
 const char *dp_drop_name(enum dp_drop d);
 const char *dp_drop_desc(enum dp_drop d);
+const char *dp_hl7_counter_name(enum dp_hl7_counter c);
+const char *dp_hl7_counter_desc(enum dp_hl7_counter c);
+const char *dp_vtp_counter_name(enum dp_vtp_counter c);
+const char *dp_vtp_counter_desc(enum dp_vtp_counter c);
 
 /* Single-writer increment: one load and one store, no locked instruction. */
 static inline void
@@ -244,6 +322,353 @@ enum dp_outcome dp_outcome_of_reply(enum dp_reply_kind kind);
 uint16_t dp_cksum_raw(const void *buf, size_t len, uint32_t sum);
 
 /* ------------------------------------------------------------------------ */
+/* Telemetry: observations and device alarms                                 */
+/* ------------------------------------------------------------------------ */
+
+/** Bytes of a message: offset from the message's first byte, and length. */
+struct dp_span {
+	uint16_t off;
+	uint16_t len;
+};
+
+/*
+ * What is known about an observation's value, one bit each. Those marked
+ * "invalid" in their description set DP_OBS_INVALID as well: such values are
+ * kept and stored, but never raise a clinical alarm or enter a NEWS2 score
+ * (DOMAIN.md section 2).
+ */
+#define DP_OBS_FLAGS(X)                                                                      \
+	X(INVALID, "invalid: not for alarms or scores (one of the invalid flags is set)")    \
+	X(TEST, "invalid: OBX-8 TEST, a test value")                                         \
+	X(DEMO, "invalid: OBX-8 DEMO, a demonstration value")                                \
+	X(INV, "invalid: OBX-8 INV, the device says the value is invalid")                   \
+	X(NAV, "invalid: OBX-8 NAV, not available")                                          \
+	X(CAL, "invalid: OBX-8 CAL, calibrating")                                            \
+	X(BUSY, "invalid: OBX-8 BUSY, the device is busy")                                   \
+	X(OFF, "invalid: OBX-8 OFF, the measurement is switched off")                        \
+	X(NI, "invalid: OBX-8 NI, no information")                                           \
+	X(OFF_SCALE, "invalid: OBX-8 > or <, the value is off scale")                        \
+	X(STATUS_X, "invalid: OBX-11 X, the result cannot be obtained")                      \
+	X(SENTINEL, "invalid: a vendor sentinel or an 11073 special value (NaN, NRes, INF)") \
+	X(NO_VALUE, "invalid: no numeric value (empty, not NM, or a waveform)")              \
+	X(QUES, "OBX-8 QUES, questionable")                                                  \
+	X(EARLY, "OBX-8 EARLY, an early indication")                                         \
+	X(ABN_L, "OBX-8 L, below the low limit")                                             \
+	X(ABN_LL, "OBX-8 LL, below the lower panic limit")                                   \
+	X(ABN_H, "OBX-8 H, above the high limit")                                            \
+	X(ABN_HH, "OBX-8 HH, above the upper panic limit")                                   \
+	X(ABN_A, "OBX-8 A, abnormal")                                                        \
+	X(ALACT, "OBX-8 ALACT, the metric is in alarm on the device")                        \
+	X(ALINH, "OBX-8 ALINH, alarms are off for the metric on the device")                 \
+	X(TIME_NO_OFFSET, "the timestamp had no UTC offset; taken as UTC")                   \
+	X(TIME_FROM_MSH, "no OBX-14 or OBR-7: the message time (MSH-7) was used")            \
+	X(DEVICE_HASHED, "no EUI-64 for the device: its id is a hash of the sender's name")  \
+	X(CODE_UNKNOWN, "the code is not in vigil's code table")                             \
+	X(CODE_MISMATCH, "the reference id sent disagrees with the code table")              \
+	X(LOINC_ONLY, "only a LOINC code was sent; the MDC code comes from the table")       \
+	X(UNIT_UNKNOWN, "the unit is not in vigil's code table")
+
+#define DP_X_ENUM_OBS_BIT(name, desc) DP_OBS_BIT_##name,
+enum dp_obs_bit { DP_OBS_FLAGS(DP_X_ENUM_OBS_BIT) DP_OBS_BIT__COUNT };
+#undef DP_X_ENUM_OBS_BIT
+#define DP_OBS(name) (UINT32_C(1) << DP_OBS_BIT_##name)
+
+/** Name ("TEST") and description of an observation flag bit. */
+const char *dp_obs_flag_name(enum dp_obs_bit bit);
+const char *dp_obs_flag_desc(enum dp_obs_bit bit);
+
+/**
+ * One observation: a value of one metric of one device at one time. Fixed
+ * size; the texts stay in the message (spans), so an observation is only
+ * valid while its message is (the worker copies what it keeps).
+ */
+struct dp_obs {
+	uint64_t device; /**< EUI-64, or a hash of the sender's id (DEVICE_HASHED) */
+	int64_t time_ns; /**< UTC, ns since the Unix epoch; 0 when none was sent */
+	double value;	 /**< NaN when there is no numeric value */
+	uint32_t code;	 /**< MDC code; 0 when only an unknown LOINC was sent */
+	uint32_t unit;	 /**< MDC unit code; 0 when unknown (unit_text has it) */
+	uint32_t flags;	 /**< DP_OBS(...) bits */
+	uint32_t seq;	 /**< VTP: the frame's sequence number; HL7: OBX-1 */
+	const struct rule_metric *metric; /**< the code table's row, or NULL */
+	uint8_t time_precision;		  /**< digits of the timestamp: 8 = day, 14 = s, 17 = ms */
+	char status;			  /**< OBX-11 ('R', 'F', 'X', ...); 0 for VTP */
+	/* HL7 only, zero for VTP: where the texts are in the message. */
+	struct dp_span patient;	    /**< PID-3, first repetition, ID component */
+	struct dp_span location;    /**< PV1-3, whole field */
+	struct dp_span device_id;   /**< the text the device key came from */
+	struct dp_span obs_id;	    /**< OBX-3, whole field */
+	struct dp_span unit_text;   /**< OBX-6, whole field */
+	struct dp_span containment; /**< OBX-4 */
+};
+
+/* A device's alarm as an IHE PCD-04 Alert Reporter sends it (ORU^R40). */
+enum dp_alarm_phase {
+	DP_PHASE_UNKNOWN = 0,
+	DP_PHASE_START,
+	DP_PHASE_CONTINUE,
+	DP_PHASE_END,
+	DP_PHASE_UPDATE,
+	DP_PHASE_TPOINT,
+	DP_PHASE_ESCALATE,
+	DP_PHASE_DEESCALATE,
+};
+enum dp_alarm_state {
+	DP_ASTATE_UNKNOWN = 0,
+	DP_ASTATE_OFF,
+	DP_ASTATE_INACTIVE,
+	DP_ASTATE_ACTIVE,
+	DP_ASTATE_LATCHED,
+};
+enum dp_alarm_inactivation {
+	DP_INACT_UNKNOWN = 0,
+	DP_INACT_ENABLED,
+	DP_INACT_AUDIO_PAUSED,
+	DP_INACT_AUDIO_OFF,
+	DP_INACT_ALARM_PAUSED,
+	DP_INACT_ALARM_OFF,
+	DP_INACT_ACKNOWLEDGED,
+};
+enum dp_alarm_priority {
+	DP_PRIO_UNKNOWN = 0,
+	DP_PRIO_NONE, /**< PN */
+	DP_PRIO_LOW,  /**< PL */
+	DP_PRIO_MEDIUM,
+	DP_PRIO_HIGH,
+};
+enum dp_alarm_type {
+	DP_ATYPE_UNKNOWN = 0,
+	DP_ATYPE_PHYSIOLOGICAL, /**< SP */
+	DP_ATYPE_TECHNICAL,	/**< ST */
+	DP_ATYPE_ADVISORY,	/**< SA */
+};
+
+/** Lower-case names ("start", "audio-paused", "high", "technical"). */
+const char *dp_alarm_phase_name(enum dp_alarm_phase v);
+const char *dp_alarm_state_name(enum dp_alarm_state v);
+const char *dp_alarm_inactivation_name(enum dp_alarm_inactivation v);
+const char *dp_alarm_priority_name(enum dp_alarm_priority v);
+const char *dp_alarm_type_name(enum dp_alarm_type v);
+
+struct dp_dev_alarm {
+	uint64_t device;
+	int64_t time_ns;
+	uint32_t event_code;	 /**< MDC_EVT_* (196648 MDC_EVT_HI ...), 0 if none */
+	uint32_t source_code;	 /**< the source metric's MDC code, 0 if none */
+	double source_value;	 /**< NaN when none */
+	uint32_t flags;		 /**< DP_OBS bits that apply (TIME_*, DEVICE_HASHED, CODE_*) */
+	uint8_t phase;		 /**< enum dp_alarm_phase */
+	uint8_t state;		 /**< enum dp_alarm_state */
+	uint8_t inactivation;	 /**< enum dp_alarm_inactivation */
+	uint8_t priority;	 /**< enum dp_alarm_priority */
+	uint8_t type;		 /**< enum dp_alarm_type */
+	struct dp_span alarm_id; /**< OBR-3 */
+	struct dp_span text;	 /**< facet 1's OBX-5, the display text */
+	struct dp_span patient;
+	struct dp_span location;
+	struct dp_span device_id;
+};
+
+#define DP_MAX_OBS 64	    /**< per message; the excess is counted (obs_limit) */
+#define DP_MAX_DEV_ALARMS 4 /**< per message (PCD-04 sends one) */
+
+enum dp_msg_kind {
+	DP_MSG_OTHER = 0,
+	DP_MSG_ORU_R01, /**< PCD-01 observations */
+	DP_MSG_ORU_R40, /**< PCD-04 alarm */
+	DP_MSG_VTP,
+};
+
+/** What one message or VTP frame decoded to. Caller-owned, reused. */
+struct dp_decoded {
+	enum dp_msg_kind kind;
+	const uint8_t *msg; /**< the message's first byte; spans are relative to it */
+	uint16_t msg_len;
+	struct dp_span control_id; /**< MSH-10, echoed in MSA-2 by an ACK */
+	struct dp_span sender;	   /**< MSH-3 */
+	unsigned n_obs;
+	unsigned n_alarms;
+	struct dp_obs obs[DP_MAX_OBS];
+	struct dp_dev_alarm alarm[DP_MAX_DEV_ALARMS];
+};
+
+/** Called for every message or frame that decoded (n_obs may be 0). */
+typedef void (*dp_decoded_fn)(void *arg, const struct dp_decoded *d);
+
+/* ---- HL7 v2 ------------------------------------------------------------ */
+
+#define DP_HL7_MAX_SEGMENTS 128
+
+/** A tokenised HL7 v2 message: delimiters and segment spans, zero-copy. */
+struct dp_hl7_msg {
+	const uint8_t *buf; /**< "MSH..." */
+	uint16_t len;
+	char fs, cs, rs, es, ss; /**< field, component, repetition, escape, sub-component */
+	char tc;		 /**< truncation character (HL7 2.7 '#'), 0 if none */
+	uint16_t n_seg;
+	bool truncated; /**< more segments than seg[] holds: only the first were kept */
+	struct dp_span seg[DP_HL7_MAX_SEGMENTS]; /**< without the CR/LF/CRLF ending */
+};
+
+/**
+ * Split a message into segments (ended by CR, LF or CRLF; blank lines
+ * skipped; past DP_HL7_MAX_SEGMENTS the rest is dropped and m->truncated
+ * set) and read its delimiters from MSH.
+ * @param reason  on failure, the DP_HL7_* counter that says why
+ * @return 0, or -EBADMSG.
+ */
+int dp_hl7_parse(struct dp_hl7_msg *m, const uint8_t *buf, size_t len, enum dp_hl7_counter *reason);
+
+/**
+ * The bytes of segment @p seg, field @p field (numbered as HL7 does: MSH-1
+ * is the field separator itself, MSH-2 the encoding characters; field 0 is
+ * the segment's name), repetition @p rep, component @p comp, sub-component
+ * @p sub (each 1-based; 0 means the whole of that level; the name, MSH-1
+ * and MSH-2 are never split). Escapes are left in place.
+ * @return true if the item is present (possibly empty), false if not.
+ */
+bool dp_hl7_get(const struct dp_hl7_msg *m, unsigned seg, unsigned field, unsigned rep,
+		unsigned comp, unsigned sub, struct dp_span *out);
+
+/** The number of fields of a segment (its name not counted). */
+unsigned dp_hl7_field_count(const struct dp_hl7_msg *m, unsigned seg);
+
+/**
+ * Undo HL7 escapes (\F\ \S\ \T\ \R\ \E\ \Xhh..\ \.br\ as CR, \P\ when MSH
+ * declares a truncation character) in a leaf value; unknown sequences pass
+ * through unchanged. The output is not NUL-terminated.
+ * @return the unescaped length (may exceed @p room; the output is cut there).
+ */
+size_t dp_hl7_unescape(const struct dp_hl7_msg *m, struct dp_span s, char *out, size_t room);
+
+/**
+ * Parse an HL7 DTM/TS: YYYY[MM[DD[HH[MM[SS[.S[S[S[S]]]]]]]]][+/-ZZZZ], and
+ * the forms real devices send (milliseconds without a dot, a space inside
+ * the offset). Without an offset the time is taken as UTC.
+ * @return 0, or -EINVAL.
+ */
+int dp_hl7_time(const uint8_t *s, size_t len, int64_t *ns, uint8_t *precision, bool *had_offset);
+
+/**
+ * Decode one message (no MLLP framing): ORU^R01 as PCD-01 into
+ * observations, ORU^R40 as PCD-04 into device alarms, counting into
+ * @p stats->hl7.
+ * @return 0, or -EBADMSG (the message is unusable; the reason was counted).
+ */
+int dp_hl7_decode(const uint8_t *msg, size_t len, struct dp_stats *stats, struct dp_decoded *out);
+
+/**
+ * Decode the MLLP frames (0x0B ... 0x1C 0x0D) of one UDP payload: each whole
+ * frame through dp_hl7_decode, @p fn for each that decoded.
+ * @return the number of messages decoded.
+ */
+unsigned dp_mllp_decode(const uint8_t *payload, size_t len, struct dp_stats *stats,
+			struct dp_decoded *scratch, dp_decoded_fn fn, void *arg);
+
+/* ---- VTP (dataplane/VTP.md) --------------------------------------------- */
+
+/* The wire format's sizes and limits (VTP.md sections 3 and 6). */
+#define DP_VTP_VERSION 1
+#define DP_VTP_HDR_LEN 32	      /**< version-1 header; a receiver takes 32..252 */
+#define DP_VTP_OBS_LEN 20	      /**< one observation record */
+#define DP_VTP_MAX_OBS DP_MAX_OBS     /**< 64 observations per frame */
+#define DP_VTP_MAX_FRAME 1452	      /**< bytes: one unfragmented datagram, 1500 MTU, IPv6 */
+#define DP_VTP_SEQ_WINDOW 64	      /**< recent sequence numbers remembered per device */
+#define DP_VTP_SEQ_MAX_JUMP 65536     /**< a larger step forward is out of range */
+#define DP_VTP_PROBE_LIMIT 64	      /**< slots a device may probe in the table */
+#define DP_VTP_DEVICES_MAX (1u << 24) /**< largest table capacity */
+
+/*
+ * Observation flag bits on the wire (VTP.md section 4): X(name, bit). Each
+ * sets the DP_OBS bit of the same name; bits 0-15 are the invalid group
+ * (DP_OBS(INVALID) too). DP_VTP_F(TEST) is the mask of one.
+ */
+#define DP_VTP_OBS_FLAGS(X) \
+	X(INV, 0)           \
+	X(TEST, 1)          \
+	X(DEMO, 2)          \
+	X(CAL, 3)           \
+	X(NAV, 4)           \
+	X(BUSY, 5)          \
+	X(OFF, 6)           \
+	X(NI, 7)            \
+	X(OFF_SCALE, 8)     \
+	X(SENTINEL, 9)      \
+	X(QUES, 16)         \
+	X(EARLY, 17)        \
+	X(ALACT, 18)        \
+	X(ALINH, 19)        \
+	X(ABN_L, 20)        \
+	X(ABN_LL, 21)       \
+	X(ABN_H, 22)        \
+	X(ABN_HH, 23)       \
+	X(ABN_A, 24)
+#define DP_X_ENUM_VTP_F(name, bit) DP_VTP_F_BIT_##name = bit,
+enum dp_vtp_flag_bit { DP_VTP_OBS_FLAGS(DP_X_ENUM_VTP_F) };
+#undef DP_X_ENUM_VTP_F
+#define DP_VTP_F(name) (UINT32_C(1) << DP_VTP_F_BIT_##name)
+#define DP_VTP_F_INVALID_GROUP UINT32_C(0x0000ffff) /**< any of these makes a value invalid */
+#define DP_VTP_F_RESERVED UINT32_C(0xfe00fc00)	    /**< must be 0 */
+
+/**
+ * Per-worker sequence tracking for VTP senders: an open-addressing table of
+ * EUI-64 -> newest sequence number and a 64-frame window, made once for a
+ * capacity and never resized (VTP.md section 6.4).
+ */
+#define DP_VTP_DEVICES_DEFAULT 131072 /**< senders tracked per worker by default */
+struct dp_vtp_devices;
+
+/**
+ * Bytes needed for a table that tracks @p capacity devices: 64 + 24 bytes
+ * for each of the smallest power of two of slots >= 2 * capacity (6 MiB for
+ * 100,000 or 131,072 devices).
+ * @return the size, or 0 if @p capacity is 0 or above DP_VTP_DEVICES_MAX.
+ */
+size_t dp_vtp_devices_size(unsigned capacity);
+
+/**
+ * Set up an empty table in @p mem (dp_vtp_devices_size bytes, 8-byte
+ * aligned; a cache-line alignment is best). Not for the fast path: it
+ * writes every slot.
+ * @return the table (at @p mem), or NULL if @p mem is NULL or misaligned or
+ *         @p capacity is out of range.
+ */
+struct dp_vtp_devices *dp_vtp_devices_init(void *mem, unsigned capacity);
+
+/**
+ * Decode one VTP datagram into @p out (kind DP_MSG_VTP, one dp_obs per
+ * observation) and track its device's sequence numbers (gaps, duplicates,
+ * reordering, restarts counted in @p stats->vtp). No allocation; bounded.
+ * @param devs   may be NULL (no sequence tracking: vigil-decode on a file)
+ * @param stats  not NULL; only this worker writes it
+ * @return 0 (delivered; n_obs may be 0, a heartbeat), -EALREADY (a duplicate
+ *         of a frame already delivered: counted seq_duplicate, nothing to
+ *         deliver), or -EBADMSG (malformed: the reason counted). On error
+ *         n_obs is 0.
+ */
+int dp_vtp_decode(const uint8_t *payload, size_t len, struct dp_vtp_devices *devs,
+		  struct dp_stats *stats, struct dp_decoded *out);
+
+/** One observation for dp_vtp_encode. */
+struct dp_vtp_obs {
+	uint32_t code;
+	uint32_t unit;
+	double value;
+	uint32_t flags; /**< DP_VTP_F(...) bits (VTP.md section 4), not DP_OBS bits */
+};
+
+/**
+ * Encode a version-1 VTP frame (for vigil-gen and the tests) into @p buf.
+ * It never writes a frame dp_vtp_decode would reject.
+ * @return the frame length (32 + 20 * n_obs), or -ENOSPC if it does not fit
+ *         in @p room, or -EINVAL: more than DP_VTP_MAX_OBS observations,
+ *         @p device 0, @p time_ns negative, reserved flag bits, or a NULL
+ *         @p buf (or @p obs with n_obs > 0).
+ */
+int dp_vtp_encode(uint8_t *buf, size_t room, uint64_t device, uint32_t seq, int64_t time_ns,
+		  const struct dp_vtp_obs *obs, unsigned n_obs);
+
+/* ------------------------------------------------------------------------ */
 /* Ports and workers (need the EAL)                                          */
 /* ------------------------------------------------------------------------ */
 
@@ -274,8 +699,11 @@ struct dp_conf {
 	uint16_t rx_desc;
 	uint16_t tx_desc;
 	bool promiscuous;
-	dp_telemetry_fn on_telemetry; /**< NULL: count only */
+	dp_telemetry_fn on_telemetry; /**< every telemetry datagram, or NULL */
 	void *telemetry_arg;
+	dp_decoded_fn on_decoded; /**< every decoded message or frame, or NULL */
+	void *decoded_arg;
+	unsigned vtp_devices; /**< VTP senders tracked per worker (0: a default) */
 };
 
 /** The data plane as a whole once started: ports, mempool, workers. */
@@ -315,18 +743,30 @@ struct dp_burst {
 	uint8_t tx_kind[DP_RX_BURST]; /**< enum dp_reply_kind of each tx[] */
 };
 
+/** What a worker brings to a burst besides the frames: where telemetry goes. */
+struct dp_decode_ctx {
+	unsigned worker;
+	bool decode;		      /**< run the decoders (false: count only) */
+	struct dp_decoded *scratch;   /**< reused for every message */
+	struct dp_vtp_devices *vtp;   /**< the worker's VTP sequence table, or NULL */
+	dp_telemetry_fn on_telemetry; /**< every telemetry datagram, or NULL */
+	void *telemetry_arg;
+	dp_decoded_fn on_decoded; /**< every decoded message or frame, or NULL */
+	void *decoded_arg;
+};
+
 /**
  * A worker's per-burst work once rte_eth_rx_burst has returned: parse every
  * mbuf with a prefetch window, count rx and every outcome but the replies
- * (counted once transmitted), hand telemetry to @p conf's hook, build
- * replies in place. Frees and transmits nothing: @p out says what to free
- * and what to send. The worker and vigil-bench both run exactly this.
+ * (counted once transmitted), decode telemetry and hand it to @p ctx's
+ * hooks, build replies in place. Frees and transmits nothing: @p out says
+ * what to free and what to send. The worker and vigil-bench both run
+ * exactly this.
  *
  * @param n  at most DP_RX_BURST
  */
 void dp_burst_classify(const struct dp_local *local, struct dp_stats *stats, struct rte_mbuf **pkts,
-		       uint16_t n, dp_telemetry_fn on_telemetry, void *telemetry_arg,
-		       unsigned worker, struct dp_burst *out);
+		       uint16_t n, const struct dp_decode_ctx *ctx, struct dp_burst *out);
 
 /** Port-level counters, read by one (control-plane) thread only. */
 struct dp_port_stats {

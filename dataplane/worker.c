@@ -50,10 +50,29 @@ send_replies(struct dp_worker *w, const struct dp_rxq *q, struct dp_burst *b)
 	}
 }
 
+/* Telemetry to its decoder, and to the hooks. */
+static void
+decode_telemetry(const struct dp_decode_ctx *ctx, struct dp_stats *stats, enum dp_verdict verdict,
+		 const uint8_t *frame, const struct dp_pkt *pkt)
+{
+	const uint8_t *payload = frame + pkt->payload_off;
+
+	if (ctx->on_telemetry)
+		ctx->on_telemetry(ctx->telemetry_arg, ctx->worker, verdict, frame, pkt);
+	if (!ctx->decode)
+		return;
+	if (verdict == DP_VERDICT_HL7) {
+		dp_mllp_decode(payload, pkt->payload_len, stats, ctx->scratch, ctx->on_decoded,
+			       ctx->decoded_arg);
+	} else if (dp_vtp_decode(payload, pkt->payload_len, ctx->vtp, stats, ctx->scratch) == 0 &&
+		   ctx->on_decoded) {
+		ctx->on_decoded(ctx->decoded_arg, ctx->scratch);
+	}
+}
+
 void
 dp_burst_classify(const struct dp_local *local, struct dp_stats *stats, struct rte_mbuf **pkts,
-		  uint16_t n, dp_telemetry_fn on_telemetry, void *telemetry_arg, unsigned worker,
-		  struct dp_burst *out)
+		  uint16_t n, const struct dp_decode_ctx *ctx, struct dp_burst *out)
 {
 	uint64_t bytes = 0;
 
@@ -93,8 +112,7 @@ dp_burst_classify(const struct dp_local *local, struct dp_stats *stats, struct r
 			continue;
 		case DP_VERDICT_HL7:
 		case DP_VERDICT_VTP:
-			if (on_telemetry)
-				on_telemetry(telemetry_arg, worker, verdict, frame, &pkt);
+			decode_telemetry(ctx, stats, verdict, frame, &pkt);
 			break;
 		case DP_VERDICT_DROP:
 			break;
@@ -117,8 +135,7 @@ poll_queue(struct dp_worker *w, const struct dp_rxq *q)
 	n = rte_eth_rx_burst(q->port_id, q->queue, pkts, DP_RX_BURST);
 	if (n == 0)
 		return 0;
-	dp_burst_classify(&dp->port[q->port_index].local, &w->stats, pkts, n, dp->on_telemetry,
-			  dp->telemetry_arg, w->id, &b);
+	dp_burst_classify(&dp->port[q->port_index].local, &w->stats, pkts, n, &w->decode, &b);
 	if (b.n_done)
 		rte_pktmbuf_free_bulk(b.done, b.n_done);
 	if (b.n_tx)
