@@ -46,6 +46,8 @@ static const char *const default_eal[] = {"--no-pci", "--no-huge", "--no-shconf"
 #define MBUF_CACHE_MAX 512 /* RTE_MEMPOOL_CACHE_MAX_SIZE */
 #define MBUFS_MAX (1u << 24)
 #define STATS_INTERVAL_MAX 86400
+#define VTP_DEVICES_MIN 16
+#define VTP_DEVICES_MAX (1u << 24)
 #define CONFIG_FILE_MAX (1u << 20) /* a config file is small; this catches /dev/zero */
 
 #define KEY_PATH_LEN 96	   /* "ports[7].addresses[16]" and the like */
@@ -71,6 +73,7 @@ cp_config_defaults(struct cp_config *c)
 	c->n_vtp_ports = 1;
 	c->vtp_ports[0] = DEFAULT_VTP_PORT;
 	c->udp_checksum = true;
+	c->vtp_devices = DP_VTP_DEVICES_DEFAULT;
 	c->mbufs = 0;
 	c->mbuf_cache = DEFAULT_MBUF_CACHE;
 	c->rx_desc = DEFAULT_DESC;
@@ -765,10 +768,24 @@ parse_udp_checksum(struct loader *ld, const yaml_node_t *value, const char *path
 	return get_bool(ld, value, path, &((struct cp_config *)target)->udp_checksum);
 }
 
+static int
+parse_vtp_devices(struct loader *ld, const yaml_node_t *value, const char *path, void *target)
+{
+	struct cp_config *c = target;
+	unsigned long v;
+	int rc;
+
+	rc = get_number(ld, value, path, VTP_DEVICES_MIN, VTP_DEVICES_MAX, NULL, &v);
+	if (rc == 0)
+		c->vtp_devices = (unsigned)v;
+	return rc;
+}
+
 static const struct key_def telemetry_keys[] = {
 	{"hl7_ports", parse_hl7_ports},
 	{"vtp_ports", parse_vtp_ports},
 	{"udp_checksum", parse_udp_checksum},
+	{"vtp_devices", parse_vtp_devices},
 };
 #define TELEMETRY_KEY_HL7 0
 #define TELEMETRY_KEY_VTP 1
@@ -1148,6 +1165,7 @@ cp_config_to_dp(const struct cp_config *c, struct dp_conf *dp)
 	dp->rx_desc = c->rx_desc;
 	dp->tx_desc = c->tx_desc;
 	dp->promiscuous = c->promiscuous;
+	dp->vtp_devices = c->vtp_devices;
 }
 
 static bool
@@ -1307,6 +1325,7 @@ cp_config_print(const struct cp_config *c, FILE *out)
 	print_udp_ports(out, "hl7_ports", c->hl7_ports, c->n_hl7_ports);
 	print_udp_ports(out, "vtp_ports", c->vtp_ports, c->n_vtp_ports);
 	fprintf(out, "  udp_checksum: %s\n", c->udp_checksum ? "true" : "false");
+	fprintf(out, "  vtp_devices: %u\n", c->vtp_devices);
 	fputs("mempool:\n", out);
 	fprintf(out, "  mbufs: %u\n", c->mbufs);
 	fprintf(out, "  cache: %u\n", c->mbuf_cache);

@@ -40,12 +40,13 @@ struct cp_config {
 	uint16_t hl7_ports[DP_MAX_TELEMETRY_PORTS]; /**< default {2575} */
 	uint16_t vtp_ports[DP_MAX_TELEMETRY_PORTS]; /**< default {4575} */
 	bool udp_checksum;			    /**< default true */
-	unsigned mbufs;				    /**< 0 = sized from the queues */
-	unsigned mbuf_cache;			    /**< default 256 */
-	uint16_t rx_desc;			    /**< default 1024 */
-	uint16_t tx_desc;			    /**< default 1024 */
-	bool promiscuous;			    /**< default true */
-	unsigned stats_interval;		    /**< seconds, 0 = only at exit */
+	unsigned vtp_devices;	 /**< VTP senders tracked per worker (default 131072) */
+	unsigned mbufs;		 /**< 0 = sized from the queues */
+	unsigned mbuf_cache;	 /**< default 256 */
+	uint16_t rx_desc;	 /**< default 1024 */
+	uint16_t tx_desc;	 /**< default 1024 */
+	bool promiscuous;	 /**< default true */
+	unsigned stats_interval; /**< seconds, 0 = only at exit */
 };
 
 /** Fill @p c with the defaults (no ports). Return 0 or -ENOMEM. */

@@ -68,9 +68,10 @@ report_json(const struct cp_report *r)
 {
 	json_t *root = json_object(), *outcomes = json_object(), *drops = json_object();
 	json_t *workers = json_array(), *ports = json_array();
+	json_t *hl7 = json_object(), *vtp = json_object();
 	uint64_t imissed, ierrors, nombuf;
 
-	if (!root || !outcomes || !drops || !workers || !ports)
+	if (!root || !outcomes || !drops || !workers || !ports || !hl7 || !vtp)
 		goto fail;
 	sum_ports(r, &imissed, &ierrors, &nombuf);
 	for (unsigned i = 0; i < DP_OUT__COUNT; i++)
@@ -79,6 +80,12 @@ report_json(const struct cp_report *r)
 	for (unsigned i = 0; i < DP_DROP__COUNT; i++)
 		json_object_set_new(drops, dp_drop_name(i),
 				    json_integer((json_int_t)dp_read(&r->total.drop[i])));
+	for (unsigned i = 0; i < DP_HL7__COUNT; i++)
+		json_object_set_new(hl7, dp_hl7_counter_name(i),
+				    json_integer((json_int_t)dp_read(&r->total.hl7[i])));
+	for (unsigned i = 0; i < DP_VTP__COUNT; i++)
+		json_object_set_new(vtp, dp_vtp_counter_name(i),
+				    json_integer((json_int_t)dp_read(&r->total.vtp[i])));
 	json_object_set_new(drops, "port_imissed", json_integer((json_int_t)imissed));
 	json_object_set_new(drops, "port_ierrors", json_integer((json_int_t)ierrors));
 	json_object_set_new(drops, "port_rx_nombuf", json_integer((json_int_t)nombuf));
@@ -115,6 +122,8 @@ report_json(const struct cp_report *r)
 			    json_integer((json_int_t)dp_read(&r->total.tx_packets)));
 	json_object_set_new(root, "outcomes", outcomes);
 	json_object_set_new(root, "drops", drops);
+	json_object_set_new(root, "hl7", hl7);
+	json_object_set_new(root, "vtp", vtp);
 	json_object_set_new(root, "workers", workers);
 	json_object_set_new(root, "ports", ports);
 	return root;
@@ -125,6 +134,8 @@ fail:
 	json_decref(drops);
 	json_decref(workers);
 	json_decref(ports);
+	json_decref(hl7);
+	json_decref(vtp);
 	return NULL;
 }
 
@@ -160,6 +171,22 @@ print_text(const struct cp_report *r, FILE *out)
 	if (nombuf)
 		fprintf(out, "  %-22s %14" PRIu64 "  no mbuf to receive into\n", "port_rx_nombuf",
 			nombuf);
+	fprintf(out, "decoders:\n");
+	for (unsigned i = 0; i < DP_HL7__COUNT; i++) {
+		uint64_t v = dp_read(&r->total.hl7[i]);
+
+		/* what was decoded always; malformations when they happened */
+		if (v || i <= DP_HL7_device_alarms)
+			fprintf(out, "  hl7.%-18s %14" PRIu64 "  %s\n", dp_hl7_counter_name(i), v,
+				dp_hl7_counter_desc(i));
+	}
+	for (unsigned i = 0; i < DP_VTP__COUNT; i++) {
+		uint64_t v = dp_read(&r->total.vtp[i]);
+
+		if (v || i <= DP_VTP_observations)
+			fprintf(out, "  vtp.%-18s %14" PRIu64 "  %s\n", dp_vtp_counter_name(i), v,
+				dp_vtp_counter_desc(i));
+	}
 	for (unsigned p = 0; p < r->n_ports; p++)
 		fprintf(out,
 			"port %u %s: %u rxq, %u txq, rss %s, ipackets %" PRIu64

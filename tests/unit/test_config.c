@@ -366,7 +366,9 @@ static const struct error_case error_cases[] = {
 	 "mempool, rx_desc, tx_desc, promiscuous, stats_interval)"},
 	{"telemetry:\n  hl7_port: [1]\n",
 	 "vigil.yaml:2:3: telemetry: unknown key 'hl7_port' (known keys: hl7_ports, vtp_ports, "
-	 "udp_checksum)"},
+	 "udp_checksum, vtp_devices)"},
+	{"telemetry:\n  vtp_devices: 15\n",
+	 "vigil.yaml:2:16: telemetry.vtp_devices: 15 is out of range (16..16777216)"},
 	{"mempool:\n  cahce: 1\n",
 	 "vigil.yaml:2:3: mempool: unknown key 'cahce' (known keys: mbufs, cache)"},
 	{"ports:\n  - device: net_null0\n    adresses: []\n",
@@ -619,6 +621,7 @@ test_print_text(void)
 		"  hl7_ports: [2575]\n"
 		"  vtp_ports: [4575]\n"
 		"  udp_checksum: true\n"
+		"  vtp_devices: 131072\n"
 		"mempool:\n"
 		"  mbufs: 0\n"
 		"  cache: 256\n"
@@ -895,6 +898,7 @@ test_to_dp(void)
 	CU_ASSERT_EQUAL(dp.port[0].local.n_vtp_ports, 1);
 	CU_ASSERT_EQUAL(dp.port[0].local.vtp_ports[0], 4575);
 	CU_ASSERT_TRUE(dp.port[0].local.udp_checksum);
+	CU_ASSERT_EQUAL(dp.vtp_devices, DP_VTP_DEVICES_DEFAULT);
 	CU_ASSERT_EQUAL(dp.n_workers, 1);
 	CU_ASSERT_EQUAL(dp.n_mbufs, 0);
 	CU_ASSERT_EQUAL(dp.mbuf_cache, 256);
