@@ -89,6 +89,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "dataplane.h"
@@ -453,10 +454,27 @@ static const double pow10_table[] = {
 
 /*
  * An HL7 NM: [spaces][+|-]digits[.digits][spaces], at least one digit, no
- * exponent. Locale-free. Up to 18 significant digits are kept; the
- * quotient of two exact doubles is correctly rounded, so any value of up to
- * 15 significant digits reads exactly as the compiler would read it.
+ * exponent. The usual case (at most 2^53 once trailing fractional zeros
+ * are dropped, and a power of ten up to 10^22) is one operation on two
+ * exact doubles, so it is correctly rounded; anything else goes to strtod
+ * on a bounded copy, which is exact too. vigil never calls setlocale, so
+ * strtod reads '.' as the C locale does.
  */
+/* The rare NM the fast path cannot round exactly: already validated. */
+static bool
+parse_nm_slow(const uint8_t *p, size_t len, double *out)
+{
+	char buf[NM_MAX_LEN + 1];
+	size_t n = 0;
+
+	for (size_t i = 0; i < len && n < NM_MAX_LEN; i++)
+		if (p[i] != ' ')
+			buf[n++] = (char)p[i];
+	buf[n] = '\0';
+	*out = strtod(buf, NULL);
+	return true;
+}
+
 static bool
 parse_nm(const uint8_t *p, size_t len, double *out)
 {
@@ -495,6 +513,12 @@ parse_nm(const uint8_t *p, size_t len, double *out)
 	}
 	if (n_digits == 0)
 		return false;
+	while (scale < 0 && mant != 0 && mant % 10 == 0) {
+		mant /= 10;
+		scale++;
+	}
+	if (mant > (UINT64_C(1) << 53) || scale < -22 || scale > 22)
+		return parse_nm_slow(p, len, out);
 	v = (double)mant;
 	if (scale < 0)
 		v /= pow10_table[-scale];
