@@ -137,6 +137,8 @@ dp_stats_add(struct dp_stats *to, const struct dp_stats *from)
 		dp_count(&to->hl7[i], dp_read(&from->hl7[i]));
 	for (unsigned i = 0; i < DP_VTP__COUNT; i++)
 		dp_count(&to->vtp[i], dp_read(&from->vtp[i]));
+	for (unsigned i = 0; i < RULE_CNT__COUNT; i++)
+		dp_count(&to->rule[i], dp_read(&from->rule[i]));
 }
 
 uint64_t

@@ -177,6 +177,7 @@ struct dp_stats {
 	_Atomic uint64_t drop[DP_DROP__COUNT];
 	_Atomic uint64_t hl7[DP_HL7__COUNT];
 	_Atomic uint64_t vtp[DP_VTP__COUNT];
+	_Atomic uint64_t rule[RULE_CNT__COUNT]; /**< the rules evaluator's (rules.h) */
 };
 
 /** Name and description of an outcome or drop counter ("telemetry_hl7", ...). */
@@ -565,6 +566,16 @@ int dp_hl7_decode(const uint8_t *msg, size_t len, struct dp_stats *stats, struct
 unsigned dp_mllp_decode(const uint8_t *payload, size_t len, struct dp_stats *stats,
 			struct dp_decoded *scratch, dp_decoded_fn fn, void *arg);
 
+/**
+ * dp_mllp_decode, and also say in @p n_bad how many parts of the payload did
+ * not decode (an empty payload, a run of bytes outside a frame, an
+ * unterminated frame, a message dp_hl7_decode refused): what makes a
+ * datagram `malformed` to the rules.
+ */
+unsigned dp_mllp_decode_bad(const uint8_t *payload, size_t len, struct dp_stats *stats,
+			    struct dp_decoded *scratch, dp_decoded_fn fn, void *arg,
+			    unsigned *n_bad);
+
 /* ---- VTP (dataplane/VTP.md) --------------------------------------------- */
 
 /* The wire format's sizes and limits (VTP.md sections 3 and 6). */
@@ -668,6 +679,44 @@ struct dp_vtp_obs {
 int dp_vtp_encode(uint8_t *buf, size_t room, uint64_t device, uint32_t seq, int64_t time_ns,
 		  const struct dp_vtp_obs *obs, unsigned n_obs);
 
+/* ---- Rules: what the evaluator sees of a message ------------------------ */
+
+/**
+ * Fill @p in (and its observations, in @p obs: RULE_MAX_OBS entries) for
+ * rule_eval from a decoded message or frame and the datagram it came in.
+ * @p frame and @p pkt are the frame as dp_classify left it; NULL for a
+ * message read from a file (then addresses and ports are 0 and dsize is
+ * the message's length). Observation texts stay in the message. in->first
+ * and in->malformed are false: the caller knows the datagram.
+ */
+void dp_rule_input(const struct dp_decoded *d, const uint8_t *frame, const struct dp_pkt *pkt,
+		   struct rule_input *in, struct rule_obs *obs);
+
+/**
+ * Fill @p in for a datagram with nothing decoded (malformed, or a VTP
+ * duplicate): the header, the whole UDP payload as the scanned bytes, no
+ * observations, first set.
+ */
+void dp_rule_input_datagram(enum dp_verdict kind, const uint8_t *frame, const struct dp_pkt *pkt,
+			    struct rule_input *in);
+
+#define DP_RULE_HITS_MAX 256 /**< hits one message may raise; more are counted (hits_overflow) */
+
+/** A worker's room for one evaluation, reused for every message. */
+struct dp_rule_work {
+	struct rule_input in;
+	struct rule_obs obs[RULE_MAX_OBS];
+	struct rule_hit hit[DP_RULE_HITS_MAX];
+};
+
+/**
+ * Where rule hits go: called on the worker for each message (or malformed
+ * datagram, then @p d is NULL) with at least one hit. It must not block or
+ * allocate; @p d, @p in and @p hits are valid only during the call.
+ */
+typedef void (*dp_hits_fn)(void *arg, unsigned worker, const struct dp_decoded *d,
+			   const struct rule_input *in, const struct rule_hit *hits, unsigned n);
+
 /* ------------------------------------------------------------------------ */
 /* Ports and workers (need the EAL)                                          */
 /* ------------------------------------------------------------------------ */
@@ -703,7 +752,10 @@ struct dp_conf {
 	void *telemetry_arg;
 	dp_decoded_fn on_decoded; /**< every decoded message or frame, or NULL */
 	void *decoded_arg;
-	unsigned vtp_devices; /**< VTP senders tracked per worker (0: a default) */
+	unsigned vtp_devices;	      /**< VTP senders tracked per worker (0: a default) */
+	const struct rule_set *rules; /**< evaluated by every worker, or NULL (no rules) */
+	dp_hits_fn on_hits;	      /**< every message with rule hits, or NULL */
+	void *hits_arg;
 };
 
 /** The data plane as a whole once started: ports, mempool, workers. */
@@ -753,6 +805,11 @@ struct dp_decode_ctx {
 	void *telemetry_arg;
 	dp_decoded_fn on_decoded; /**< every decoded message or frame, or NULL */
 	void *decoded_arg;
+	const struct rule_set *rules;	   /**< NULL: no rule evaluation */
+	struct rule_scratch *rule_scratch; /**< this worker's, for @p rules */
+	struct dp_rule_work *rule_work;
+	dp_hits_fn on_hits; /**< messages with hits, or NULL */
+	void *hits_arg;
 };
 
 /**

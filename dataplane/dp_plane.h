@@ -31,7 +31,9 @@ struct dp_worker {
 	unsigned n_rxq;
 	struct dp_rxq rxq[DP_MAX_PORTS];
 	struct dp_decode_ctx decode;
-	struct dp_decoded decoded; /* the decoders' scratch, one message at a time */
+	struct dp_decoded decoded;	   /* the decoders' scratch, one message at a time */
+	struct rule_scratch *rule_scratch; /* for dp_conf.rules, or NULL */
+	struct dp_rule_work rule_work;	   /* one evaluation's input and hits */
 } __rte_cache_aligned;
 
 struct dp_port {

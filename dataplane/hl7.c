@@ -1801,12 +1801,23 @@ unsigned
 dp_mllp_decode(const uint8_t *payload, size_t len, struct dp_stats *stats,
 	       struct dp_decoded *scratch, dp_decoded_fn fn, void *arg)
 {
+	unsigned bad;
+
+	return dp_mllp_decode_bad(payload, len, stats, scratch, fn, arg, &bad);
+}
+
+unsigned
+dp_mllp_decode_bad(const uint8_t *payload, size_t len, struct dp_stats *stats,
+		   struct dp_decoded *scratch, dp_decoded_fn fn, void *arg, unsigned *n_bad)
+{
 	const uint8_t *p = payload;
 	unsigned decoded = 0;
+	unsigned bad = 0;
 	size_t i = 0;
 
 	if (len == 0 || payload == NULL) {
 		count(stats, DP_HL7_mllp_empty, 1);
+		*n_bad = 1;
 		return 0;
 	}
 	while (i < len) {
@@ -1816,6 +1827,7 @@ dp_mllp_decode(const uint8_t *payload, size_t len, struct dp_stats *stats,
 			const uint8_t *q = memchr(p + i, MLLP_START, len - i);
 
 			count(stats, DP_HL7_mllp_outside, 1);
+			bad++;
 			if (q == NULL)
 				break;
 			i = (size_t)(q - p);
@@ -1829,11 +1841,13 @@ dp_mllp_decode(const uint8_t *payload, size_t len, struct dp_stats *stats,
 
 			if (vt != NULL) { /* a new frame before this one ended */
 				count(stats, DP_HL7_mllp_unterminated, 1);
+				bad++;
 				i = (size_t)(vt - p);
 				break;
 			}
 			if (fs == NULL) {
 				count(stats, DP_HL7_mllp_unterminated, 1);
+				bad++;
 				i = len;
 				break;
 			}
@@ -1842,6 +1856,8 @@ dp_mllp_decode(const uint8_t *payload, size_t len, struct dp_stats *stats,
 					decoded++;
 					if (fn != NULL)
 						fn(arg, scratch);
+				} else {
+					bad++;
 				}
 				i = stop + 2;
 				break;
@@ -1849,5 +1865,6 @@ dp_mllp_decode(const uint8_t *payload, size_t len, struct dp_stats *stats,
 			j = stop + 1; /* a 0x1C that does not end the frame is data */
 		}
 	}
+	*n_bad = bad;
 	return decoded;
 }

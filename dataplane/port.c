@@ -242,6 +242,20 @@ decode_setup(struct dp_plane *dp, const struct dp_conf *conf, char *err, size_t 
 			.on_decoded = conf->on_decoded,
 			.decoded_arg = conf->decoded_arg,
 		};
+		if (conf->rules == NULL)
+			continue;
+		/* A clone of the set's prototype Hyperscan scratch for each worker. */
+		int rc = rule_scratch_new(conf->rules, &wk->rule_scratch);
+
+		if (rc < 0) {
+			snprintf(err, errlen, "rules: no memory for worker %u's scratch", w);
+			return rc;
+		}
+		wk->decode.rules = conf->rules;
+		wk->decode.rule_scratch = wk->rule_scratch;
+		wk->decode.rule_work = &wk->rule_work;
+		wk->decode.on_hits = conf->on_hits;
+		wk->decode.hits_arg = conf->hits_arg;
 	}
 	return 0;
 }
@@ -291,7 +305,9 @@ dp_start(const struct dp_conf *conf, struct dp_plane **out, char *err, size_t er
 	dp->pool = rte_pktmbuf_pool_create("vigil_mbufs", n_mbufs, conf->mbuf_cache, 0,
 					   RTE_MBUF_DEFAULT_BUF_SIZE, (int)rte_socket_id());
 	if (dp->pool == NULL) {
-		rc = -rte_errno;
+		/* The mempool library says ENOMEM or ENOBUFS (memzone) for one
+		 * thing: not enough EAL memory. dp_start promises -ENOMEM. */
+		rc = rte_errno == ENOBUFS ? -ENOMEM : -rte_errno;
 		if (rc == -EEXIST)
 			snprintf(err, errlen, "a data plane is already running in this process");
 		else
@@ -373,6 +389,8 @@ dp_destroy(struct dp_plane *dp)
 	}
 	rte_mempool_free(dp->pool);
 	rte_free(dp->vtp_mem);
+	for (unsigned w = 0; dp->worker != NULL && w < dp->n_workers; w++)
+		rule_scratch_free(dp->worker[w].rule_scratch);
 	rte_free(dp->worker);
 	rte_free(dp);
 }

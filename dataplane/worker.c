@@ -8,6 +8,8 @@
  * It never blocks, allocates, locks or logs. It stops when the plane's
  * atomic stop flag is set, after finishing the burst in hand.
  */
+#include <errno.h>
+
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
 #include <rte_pause.h>
@@ -50,23 +52,80 @@ send_replies(struct dp_worker *w, const struct dp_rxq *q, struct dp_burst *b)
 	}
 }
 
-/* Telemetry to its decoder, and to the hooks. */
+/* ---- Telemetry: decoders, rules, hooks ---------------------------------- */
+
+/* One datagram's walk through its messages. */
+struct msg_walk {
+	const struct dp_decode_ctx *ctx;
+	struct dp_stats *stats;
+	const uint8_t *frame;
+	const struct dp_pkt *pkt;
+	unsigned n_msgs;
+};
+
+/* The rules over ctx->rule_work.in; hits to the hook. */
+static void
+evaluate(const struct dp_decode_ctx *ctx, struct dp_stats *stats, const struct dp_decoded *d)
+{
+	struct dp_rule_work *w = ctx->rule_work;
+	unsigned n;
+
+	n = rule_eval(ctx->rules, ctx->rule_scratch, &w->in, w->hit, DP_RULE_HITS_MAX, stats->rule);
+	if (n > 0 && ctx->on_hits != NULL)
+		ctx->on_hits(ctx->hits_arg, ctx->worker, d, &w->in, w->hit, n);
+}
+
+/* Each message or frame that decoded: rules first, then the observation hook. */
+static void
+on_message(void *arg, const struct dp_decoded *d)
+{
+	struct msg_walk *mw = arg;
+	const struct dp_decode_ctx *ctx = mw->ctx;
+
+	if (ctx->rules != NULL) {
+		dp_rule_input(d, mw->frame, mw->pkt, &ctx->rule_work->in, ctx->rule_work->obs);
+		ctx->rule_work->in.first = mw->n_msgs == 0;
+		evaluate(ctx, mw->stats, d);
+	}
+	mw->n_msgs++;
+	if (ctx->on_decoded != NULL)
+		ctx->on_decoded(ctx->decoded_arg, d);
+}
+
+/*
+ * Telemetry to its decoder, the rules and the hooks. A datagram with a part
+ * that did not decode (or a VTP duplicate, which delivers nothing) is
+ * evaluated once more on its own, so that header-only rules still see a
+ * datagram that decoded to nothing and `malformed` rules see the bad ones.
+ */
 static void
 decode_telemetry(const struct dp_decode_ctx *ctx, struct dp_stats *stats, enum dp_verdict verdict,
 		 const uint8_t *frame, const struct dp_pkt *pkt)
 {
 	const uint8_t *payload = frame + pkt->payload_off;
+	struct msg_walk mw = {ctx, stats, frame, pkt, 0};
+	unsigned n_bad = 0;
 
 	if (ctx->on_telemetry)
 		ctx->on_telemetry(ctx->telemetry_arg, ctx->worker, verdict, frame, pkt);
 	if (!ctx->decode)
 		return;
 	if (verdict == DP_VERDICT_HL7) {
-		dp_mllp_decode(payload, pkt->payload_len, stats, ctx->scratch, ctx->on_decoded,
-			       ctx->decoded_arg);
-	} else if (dp_vtp_decode(payload, pkt->payload_len, ctx->vtp, stats, ctx->scratch) == 0 &&
-		   ctx->on_decoded) {
-		ctx->on_decoded(ctx->decoded_arg, ctx->scratch);
+		dp_mllp_decode_bad(payload, pkt->payload_len, stats, ctx->scratch, on_message, &mw,
+				   &n_bad);
+	} else {
+		int rc = dp_vtp_decode(payload, pkt->payload_len, ctx->vtp, stats, ctx->scratch);
+
+		if (rc == 0)
+			on_message(&mw, ctx->scratch);
+		else if (rc == -EBADMSG)
+			n_bad = 1;
+	}
+	if (ctx->rules != NULL && (n_bad > 0 || mw.n_msgs == 0)) {
+		dp_rule_input_datagram(verdict, frame, pkt, &ctx->rule_work->in);
+		ctx->rule_work->in.first = mw.n_msgs == 0;
+		ctx->rule_work->in.malformed = n_bad > 0;
+		evaluate(ctx, stats, NULL);
 	}
 }
 

@@ -872,6 +872,141 @@ test_telemetry_hook(void)
 	CU_ASSERT_EQUAL(rte_mempool_avail_count(test_pool), POOL_MBUFS);
 }
 
+/* ------------------------------------------------------------------------ */
+/* Rules on the worker                                                       */
+/* ------------------------------------------------------------------------ */
+
+#define HIT_MAX 64
+
+struct hit_record {
+	unsigned worker;
+	uint32_t sid;
+	uint16_t obs;
+	double value;
+	bool has_msg; /* a decoded message came with the hits */
+};
+
+static struct hit_record hit_log[HIT_MAX];
+static atomic_uint hit_count;
+
+static void
+hit_record(void *arg, unsigned worker, const struct dp_decoded *d, const struct rule_input *in,
+	   const struct rule_hit *hits, unsigned n)
+{
+	(void)arg;
+	(void)in;
+	for (unsigned i = 0; i < n; i++) {
+		unsigned k = atomic_fetch_add_explicit(&hit_count, 1, memory_order_relaxed);
+
+		if (k < HIT_MAX)
+			hit_log[k] = (struct hit_record){worker, hits[i].rule->sid, hits[i].obs,
+							 hits[i].value, d != NULL};
+	}
+}
+
+static unsigned
+hits_of(uint32_t sid, bool with_msg)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < atomic_load(&hit_count) && i < HIT_MAX; i++)
+		if (hit_log[i].sid == sid && hit_log[i].has_msg == with_msg)
+			n++;
+	return n;
+}
+
+/*
+ * A ruleset on a running worker: metric hits on the observations that pass
+ * the comparison, a header-only rule once per datagram (decoded or not),
+ * and `malformed` rules on the datagrams that did not decode, each seen by
+ * the on_hits hook and counted in the worker's rule counters.
+ */
+static void
+test_rules_on_worker(void)
+{
+	static const char text[] =
+		"alert hl7 any any -> any 2575 (msg:\"SpO2 below 95\"; metric:SPO2; value:<95; "
+		"priority:high; sid:1;)\n"
+		"alert udp any any -> any any (msg:\"malformed telemetry\"; malformed; "
+		"priority:low; sid:2;)\n"
+		"log udp any any -> any any (msg:\"every datagram\"; sid:3;)\n"
+		"alert vtp any any -> any any (msg:\"never: no VTP decodes\"; metric:HR; "
+		"priority:low; sid:4;)\n";
+	const struct rule_source src = {"worker.rules", text, sizeof(text) - 1};
+	const struct rule_load_opts opts = {.sources = &src, .n_sources = 1};
+	static struct batch b;
+	uint8_t frame[FRAME_ROOM], payload[FRAME_ROOM];
+	struct rule_diags diags = {0};
+	struct rule_set *set = NULL;
+	struct ring_port rp;
+	struct dp_conf conf;
+	struct dp_plane *dp = NULL;
+	struct dp_stats total;
+	struct fr_l2 l2;
+	char err[512] = "";
+	size_t len;
+	int n;
+
+	CU_ASSERT_EQUAL_FATAL(rule_set_load(&opts, &set, &diags), 0);
+	rule_diags_free(&diags);
+	CU_ASSERT_FATAL(ring_port_create(&rp, 1, 1, RING_SIZE) == 0);
+	conf_init(&conf, 1, &rp);
+	conf.rules = set;
+	conf.on_hits = hit_record;
+	atomic_store(&hit_count, 0);
+
+	memset(&b, 0, sizeof(b));
+	l2 = l2_to(rp.mac, 0);
+	for (unsigned i = 0; i < 10; i++) { /* SpO2 90..99: five below 95 */
+		n = snprintf((char *)payload, sizeof(payload),
+			     "\x0bMSH|^~\\&|MON|ICU|VIGIL|HOSP|20240301120000||ORU^R01|M%u|P|2.6\r"
+			     "OBX|1|NM|150456^MDC_PULS_OXIM_SAT_O2^MDC|1.1.1.1|%u|%%|||||R\r\x1c\r",
+			     i, 90 + i);
+		len = fr_udp4(frame, sizeof(frame), &l2, PEER_V4, OUR_V4, PEER_PORT, HL7_PORT,
+			      payload, (size_t)n);
+		batch_add(&b, frame, len);
+	}
+	/* Two datagrams that decode to nothing: HL7 without MLLP, VTP garbage. */
+	len = fr_udp4(frame, sizeof(frame), &l2, PEER_V4, OUR_V4, PEER_PORT, HL7_PORT,
+		      (const uint8_t *)"MSH|not framed", 14);
+	batch_add(&b, frame, len);
+	len = fr_udp4(frame, sizeof(frame), &l2, PEER_V4, OUR_V4, PEER_PORT, VTP_PORT,
+		      (const uint8_t *)"not VTP at all, long enough for a header", 40);
+	batch_add(&b, frame, len);
+
+	CU_ASSERT_EQUAL_FATAL(dp_start(&conf, &dp, err, sizeof(err)), 0);
+	batch_send(&b, rp.rx[0]);
+	CU_ASSERT_TRUE(wait_rx(dp, b.n));
+	dp_stop(dp);
+
+	CU_ASSERT_EQUAL(atomic_load(&hit_count), 5 + 2 + 12);
+	CU_ASSERT_EQUAL(hits_of(1, true), 5);
+	CU_ASSERT_EQUAL(hits_of(2, false), 2);
+	CU_ASSERT_EQUAL(hits_of(3, true), 10);
+	CU_ASSERT_EQUAL(hits_of(3, false), 2);
+	CU_ASSERT_EQUAL(hits_of(4, true) + hits_of(4, false), 0);
+	for (unsigned i = 0; i < atomic_load(&hit_count) && i < HIT_MAX; i++) {
+		CU_ASSERT_EQUAL(hit_log[i].worker, 0);
+		if (hit_log[i].sid == 1) {
+			CU_ASSERT_EQUAL(hit_log[i].obs, 0);
+			CU_ASSERT_TRUE(hit_log[i].value >= 90 && hit_log[i].value < 95);
+		} else {
+			CU_ASSERT_EQUAL(hit_log[i].obs, RULE_HIT_MSG);
+		}
+	}
+	dp_stats_total(dp, &total);
+	CU_ASSERT_EQUAL(dp_read(&total.rule[RULE_CNT_alerts]), 7);
+	CU_ASSERT_EQUAL(dp_read(&total.rule[RULE_CNT_logs]), 12);
+	CU_ASSERT_EQUAL(dp_read(&total.rule[RULE_CNT_messages]), 12);
+	CU_ASSERT_EQUAL(dp_read(&total.rule[RULE_CNT_scan_errors]), 0);
+	CU_ASSERT_EQUAL(dp_read(&total.outcome[DP_OUT_telemetry_hl7]), 11);
+	CU_ASSERT_EQUAL(dp_read(&total.outcome[DP_OUT_telemetry_vtp]), 1);
+	dp_destroy(dp);
+	ring_port_destroy(&rp);
+	rule_set_free(set);
+	CU_ASSERT_EQUAL(rte_mempool_avail_count(test_pool), POOL_MBUFS);
+}
+
 /*
  * Two workers, one port with two queue pairs: worker w polls RX queue w and
  * answers on TX queue w. A ring PMD has no RSS, so the port's queues are
@@ -1187,6 +1322,8 @@ expect_start_fails(const struct dp_conf *conf, int want_rc, const char *frag1, c
 
 	rc = dp_start(conf, &dp, err, sizeof(err));
 	CU_ASSERT_EQUAL(rc, want_rc);
+	if (rc != want_rc)
+		fprintf(stderr, "\n  dp_start returned %d (\"%s\"); want %d", rc, err, want_rc);
 	CU_ASSERT_PTR_NULL(dp);
 	if (strstr(err, frag1) == NULL || (frag2 != NULL && strstr(err, frag2) == NULL)) {
 		fprintf(stderr, "\n  dp_start said \"%s\"; want \"%s\"%s%s", err, frag1,
@@ -1319,6 +1456,7 @@ vigil_test_register(void)
 		{"chained mbufs", test_chained_mbufs},
 		{"second plane refused", test_second_plane_refused},
 		{"dp_start failures", test_start_failures},
+		{"rules on the worker", test_rules_on_worker},
 	};
 	CU_pSuite suite = CU_add_suite("worker", suite_init, suite_cleanup);
 
