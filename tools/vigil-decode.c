@@ -102,7 +102,6 @@
  * and the reason).
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <math.h>
@@ -111,27 +110,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <jansson.h>
 
 #include "dataplane.h"
+#include "input.h"
 #include "rules.h"
 
 #define DECODE_HL7_PORT 2575
 #define DECODE_VTP_PORT 4575
 /* Unescaping never lengthens a value, and a span is at most 64 KiB. */
 #define DECODE_TEXT_ROOM (UINT16_MAX + 1u)
-
-#define MLLP_START 0x0b
-#define MLLP_END 0x1c
-#define MLLP_CR 0x0d
-
-#define PCAP_MAGIC_US 0xa1b2c3d4u
-#define PCAP_MAGIC_NS 0xa1b23c4du
-#define PCAP_HDR_LEN 24u
-#define PCAP_REC_LEN 16u
-#define PCAP_LINKTYPE_ETHERNET 1u
 
 enum decode_status {
 	DECODE_OK = 0,
@@ -194,22 +183,6 @@ static char text_buf[DECODE_TEXT_ROOM];
 /* ------------------------------------------------------------------------ */
 /* Small helpers                                                             */
 /* ------------------------------------------------------------------------ */
-
-/* Not isspace(): 0x0B, the vertical tab, is MLLP's start byte. */
-static bool
-is_space(uint8_t c)
-{
-	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
-}
-
-static bool
-all_space(const uint8_t *p, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (!is_space(p[i]))
-			return false;
-	return true;
-}
 
 /* Length of the valid UTF-8 sequence at @p p (at most @p n bytes), 0 if invalid. */
 static size_t
@@ -898,78 +871,42 @@ oom:
 /* ------------------------------------------------------------------------ */
 
 /*
- * The next piece of MLLP input at @p p (@p n bytes): a frame from 0x0B to
- * 0x1C 0x0D inclusive, an unterminated frame up to the next 0x0B, or the
- * bytes outside frames up to the next 0x0B. Returns its length.
+ * An MLLP-framed buffer (a file, or a datagram with --fields), piece by
+ * piece; @p base is the buffer's offset in the file.
  */
-static size_t
-mllp_piece(const uint8_t *p, size_t n, bool *frame, bool *terminated)
-{
-	size_t i = 1;
-
-	*frame = p[0] == MLLP_START;
-	*terminated = false;
-	if (!*frame) {
-		while (i < n && p[i] != MLLP_START)
-			i++;
-		return i;
-	}
-	while (i < n && p[i] != MLLP_START) {
-		if (p[i] == MLLP_END && i + 1 < n && p[i + 1] == MLLP_CR) {
-			*terminated = true;
-			return i + 2;
-		}
-		i++;
-	}
-	return i;
-}
-
-/* An MLLP-framed buffer (a file, or a datagram with --fields), piece by piece. */
 static void
 decode_mllp(struct decode_ctx *ctx, const uint8_t *buf, size_t len, size_t base)
 {
-	for (size_t off = 0; off < len;) {
-		bool frame, terminated;
-		size_t n = mllp_piece(buf + off, len - off, &frame, &terminated);
+	struct vi_piece p;
+	size_t pos = 0;
+
+	while (vi_mllp_next(buf, len, &pos, &p)) {
+		const uint8_t *piece = buf + p.off;
+		size_t off = base + p.off;
 
 		/* In a file, the source of a message is its frame's number. */
-		if (frame && !ctx->frame)
+		if (p.frame && !ctx->frame)
 			ctx->index++;
-
-		if (!frame && all_space(buf + off, n)) {
-			off += n;
-			continue;
-		}
 		if (ctx->opts->fields) {
-			if (!frame)
-				report(ctx, base + off, dp_hl7_counter_desc(DP_HL7_mllp_outside),
-				       1);
-			else if (!terminated)
-				report(ctx, base + off,
-				       dp_hl7_counter_desc(DP_HL7_mllp_unterminated), 1);
+			if (!p.frame)
+				report(ctx, off, dp_hl7_counter_desc(DP_HL7_mllp_outside), 1);
+			else if (!p.terminated)
+				report(ctx, off, dp_hl7_counter_desc(DP_HL7_mllp_unterminated), 1);
 			else
-				print_fields(ctx, buf + off + 1, n - 3, base + off);
+				print_fields(ctx, piece + 1, p.len - 3, off);
 		} else {
 			struct dp_stats stats;
 
 			memset(&stats, 0, sizeof(stats));
-			dp_mllp_decode(buf + off, n, &stats, &decoded, on_decoded, ctx);
-			report_stats(ctx, base + off, &stats);
+			dp_mllp_decode(piece, p.len, &stats, &decoded, on_decoded, ctx);
+			report_stats(ctx, off, &stats);
 		}
-		off += n;
 	}
 }
 
 /* ------------------------------------------------------------------------ */
 /* HL7 text                                                                  */
 /* ------------------------------------------------------------------------ */
-
-static bool
-msh_at(const uint8_t *buf, size_t len, size_t i)
-{
-	return i + 3 <= len && memcmp(buf + i, "MSH", 3) == 0 &&
-	       (i == 0 || buf[i - 1] == '\r' || buf[i - 1] == '\n');
-}
 
 static void
 decode_one_text(struct decode_ctx *ctx, const uint8_t *msg, size_t len, size_t off)
@@ -992,110 +929,68 @@ decode_one_text(struct decode_ctx *ctx, const uint8_t *msg, size_t len, size_t o
 static void
 decode_text(struct decode_ctx *ctx, const uint8_t *buf, size_t len)
 {
-	size_t start = 0;
+	struct vi_piece m;
+	size_t pos = 0;
 
-	ctx->index = 1;
-	while (start < len) {
-		size_t next = start + 1, end;
-
-		while (next < len && !msh_at(buf, len, next))
-			next++;
-		/* Trailing blank lines and spaces go; one segment terminator stays. */
-		end = next;
-		while (end > start && is_space(buf[end - 1]))
-			end--;
-		if (end < next && buf[end] == '\r')
-			end += (end + 1 < next && buf[end + 1] == '\n') ? 2 : 1;
-		else if (end < next && buf[end] == '\n')
-			end++;
-		if (!all_space(buf + start, end - start)) {
-			decode_one_text(ctx, buf + start, end - start, start);
-			ctx->index++;
-		}
-		start = next;
-	}
+	for (ctx->index = 1; vi_text_next(buf, len, &pos, &m); ctx->index++)
+		decode_one_text(ctx, buf + m.off, m.len, m.off);
 }
 
 /* ------------------------------------------------------------------------ */
 /* pcap                                                                      */
 /* ------------------------------------------------------------------------ */
 
-static uint32_t
-rd32(const uint8_t *p, bool swap)
-{
-	uint32_t v;
-
-	memcpy(&v, p, 4);
-	return swap ? __builtin_bswap32(v) : v;
-}
-
 /* Returns DECODE_USAGE when the file is no capture this tool reads. */
 static enum decode_status
 decode_pcap(struct decode_ctx *ctx, const uint8_t *buf, size_t len)
 {
-	uint32_t magic = rd32(buf, false);
-	bool swap = magic != PCAP_MAGIC_US && magic != PCAP_MAGIC_NS;
-	unsigned long nframe = 0;
-	uint32_t linktype;
-	size_t off;
+	struct vi_pcap pc;
+	struct vi_frame f;
+	int rc;
 
-	if (len < PCAP_HDR_LEN) {
-		fprintf(stderr, "vigil-decode: %s: pcap header cut short (%zu bytes)\n", ctx->file,
-			len);
+	if (vi_pcap_open(&pc, buf, len, "vigil-decode", ctx->file))
 		return DECODE_USAGE;
-	}
-	linktype = rd32(buf + 20, swap) & 0x0fffffffu;
-	if (linktype != PCAP_LINKTYPE_ETHERNET) {
-		fprintf(stderr, "vigil-decode: %s: link type %" PRIu32 " is not Ethernet (1)\n",
-			ctx->file, linktype);
-		return DECODE_USAGE;
-	}
-	for (off = PCAP_HDR_LEN; off < len;) {
-		uint32_t caplen;
-		const uint8_t *frame;
+	while ((rc = vi_pcap_next(&pc, &f)) != 0) {
+		const uint8_t *payload;
 		struct dp_pkt pkt;
 		enum dp_verdict v;
+		size_t off;
 
-		ctx->index = ctx->frame = ++nframe;
+		ctx->index = ctx->frame = f.number;
 		ctx->tot->frames++;
-		if (len - off < PCAP_REC_LEN) {
-			report(ctx, off, "pcap record header cut short", 1);
+		if (rc < 0) {
+			report(ctx, f.rec_off,
+			       rc == -ENODATA ? "pcap record header cut short"
+					      : "pcap record runs past the end of the file",
+			       1);
 			break;
 		}
-		caplen = rd32(buf + off + 8, swap);
-		if (caplen > len - off - PCAP_REC_LEN) {
-			report(ctx, off, "pcap record runs past the end of the file", 1);
-			break;
-		}
-		off += PCAP_REC_LEN;
-		frame = buf + off;
-		v = dp_classify(&ctx->opts->local, frame, caplen, 0, &pkt);
+		v = dp_classify(&ctx->opts->local, f.data, f.caplen, 0, &pkt);
+		payload = f.data + pkt.payload_off;
+		off = f.off + pkt.payload_off;
 		if (v == DP_VERDICT_HL7 && ctx->opts->fields) {
 			if (pkt.payload_len == 0)
-				report(ctx, off + pkt.payload_off,
-				       dp_hl7_counter_desc(DP_HL7_mllp_empty), 1);
-			decode_mllp(ctx, frame + pkt.payload_off, pkt.payload_len,
-				    off + pkt.payload_off);
+				report(ctx, off, dp_hl7_counter_desc(DP_HL7_mllp_empty), 1);
+			decode_mllp(ctx, payload, pkt.payload_len, off);
 		} else if (v == DP_VERDICT_HL7 || v == DP_VERDICT_VTP) {
 			struct dp_stats stats;
 
 			memset(&stats, 0, sizeof(stats));
 			if (v == DP_VERDICT_HL7) {
-				dp_mllp_decode(frame + pkt.payload_off, pkt.payload_len, &stats,
-					       &decoded, on_decoded, ctx);
+				dp_mllp_decode(payload, pkt.payload_len, &stats, &decoded,
+					       on_decoded, ctx);
 			} else if (!ctx->opts->fields) {
 				memset(&decoded, 0, sizeof(decoded));
-				if (dp_vtp_decode(frame + pkt.payload_off, pkt.payload_len, NULL,
-						  &stats, &decoded) == 0)
+				if (dp_vtp_decode(payload, pkt.payload_len, NULL, &stats,
+						  &decoded) == 0)
 					on_decoded(ctx, &decoded);
 			}
-			report_stats(ctx, off + pkt.payload_off, &stats);
+			report_stats(ctx, off, &stats);
 		} else {
 			ctx->tot->not_telemetry++;
 			if (v == DP_VERDICT_DROP && pkt.drop < DP_DROP__COUNT)
 				ctx->tot->drop[pkt.drop]++;
 		}
-		off += caplen;
 	}
 	ctx->frame = 0;
 	return DECODE_OK;
@@ -1105,92 +1000,32 @@ decode_pcap(struct decode_ctx *ctx, const uint8_t *buf, size_t len)
 /* Files                                                                     */
 /* ------------------------------------------------------------------------ */
 
-/* Read all of @p path ("-": stdin) into a malloc'd buffer. 0 or a negative errno. */
-static int
-read_file(const char *path, uint8_t **out, size_t *out_len)
-{
-	int fd = strcmp(path, "-") == 0 ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC);
-	size_t len = 0, room = 1 << 16;
-	uint8_t *buf = NULL, *bigger;
-	int rc = 0;
-
-	if (fd < 0)
-		return -errno;
-	buf = malloc(room);
-	if (!buf) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	for (;;) {
-		ssize_t n;
-
-		if (len == room) {
-			bigger = realloc(buf, room * 2);
-			if (!bigger) {
-				rc = -ENOMEM;
-				goto out;
-			}
-			buf = bigger;
-			room *= 2;
-		}
-		n = read(fd, buf + len, room - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			rc = -errno;
-			goto out;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	*out = buf;
-	*out_len = len;
-	buf = NULL;
-out:
-	free(buf);
-	if (fd != STDIN_FILENO)
-		close(fd);
-	return rc;
-}
-
-static bool
-is_pcap(const uint8_t *buf, size_t len)
-{
-	uint32_t m;
-
-	if (len < 4)
-		return false;
-	m = rd32(buf, false);
-	return m == PCAP_MAGIC_US || m == PCAP_MAGIC_NS || __builtin_bswap32(m) == PCAP_MAGIC_US ||
-	       __builtin_bswap32(m) == PCAP_MAGIC_NS;
-}
-
 static enum decode_status
 decode_file(const struct decode_opts *opts, struct decode_totals *tot, const char *path)
 {
 	struct decode_ctx ctx = {.opts = opts, .tot = tot, .file = path};
 	enum decode_status st = DECODE_OK;
 	uint64_t errors = tot->errors;
-	uint8_t *buf = NULL;
-	size_t len = 0, lead = 0;
+	struct vi_input in;
 	int rc;
 
-	rc = read_file(path, &buf, &len);
+	rc = vi_input_read(path, &in);
 	if (rc) {
 		fprintf(stderr, "vigil-decode: %s: %s\n", path, strerror(-rc));
 		return DECODE_USAGE;
 	}
-	while (lead < len && is_space(buf[lead]))
-		lead++;
-	if (is_pcap(buf, len)) {
-		st = decode_pcap(&ctx, buf, len);
-	} else if (lead < len && buf[lead] == MLLP_START) {
-		decode_mllp(&ctx, buf + lead, len - lead, lead);
-	} else {
-		decode_text(&ctx, buf, len);
+	switch (in.kind) {
+	case VI_PCAP:
+		st = decode_pcap(&ctx, in.buf, in.len);
+		break;
+	case VI_MLLP:
+		decode_mllp(&ctx, in.buf + in.start, in.len - in.start, in.start);
+		break;
+	case VI_TEXT:
+		decode_text(&ctx, in.buf, in.len);
+		break;
 	}
-	free(buf);
+	vi_input_free(&in);
 	if (st == DECODE_OK && tot->errors > errors)
 		st = DECODE_BAD_INPUT;
 	return st;
