@@ -19,6 +19,7 @@
  * an empty list or an empty mapping.
  */
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -80,6 +81,7 @@ cp_config_defaults(struct cp_config *c)
 	c->tx_desc = DEFAULT_DESC;
 	c->promiscuous = true;
 	c->stats_interval = 0;
+	c->rules_max_errors = RULE_MAX_ERRORS_DEFAULT;
 	return 0;
 }
 
@@ -100,6 +102,13 @@ cp_config_free(struct cp_config *c)
 		free(c->eal[i]);
 	for (i = 0; i < c->n_ports && i < DP_MAX_PORTS; i++)
 		free(c->port[i].device);
+	for (i = 0; i < c->n_rule_files && i < CP_MAX_RULE_FILES; i++)
+		free(c->rule_files[i]);
+	for (i = 0; i < c->n_rule_vars && i < CP_MAX_RULE_VARS; i++) {
+		free(c->rule_var[i].name);
+		free(c->rule_var[i].value);
+	}
+	free(c->rules_cache_dir);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -114,6 +123,9 @@ config_copy(struct cp_config *dst, const struct cp_config *src)
 	memset(dst->eal, 0, sizeof(dst->eal));
 	for (i = 0; i < DP_MAX_PORTS; i++)
 		dst->port[i].device = NULL;
+	memset(dst->rule_files, 0, sizeof(dst->rule_files));
+	memset(dst->rule_var, 0, sizeof(dst->rule_var));
+	dst->rules_cache_dir = NULL;
 
 	if (src->path != NULL && (dst->path = strdup(src->path)) == NULL)
 		goto nomem;
@@ -123,6 +135,16 @@ config_copy(struct cp_config *dst, const struct cp_config *src)
 	for (i = 0; i < src->n_ports && i < DP_MAX_PORTS; i++)
 		if ((dst->port[i].device = strdup(src->port[i].device)) == NULL)
 			goto nomem;
+	for (i = 0; i < src->n_rule_files && i < CP_MAX_RULE_FILES; i++)
+		if ((dst->rule_files[i] = strdup(src->rule_files[i])) == NULL)
+			goto nomem;
+	for (i = 0; i < src->n_rule_vars && i < CP_MAX_RULE_VARS; i++)
+		if ((dst->rule_var[i].name = strdup(src->rule_var[i].name)) == NULL ||
+		    (dst->rule_var[i].value = strdup(src->rule_var[i].value)) == NULL)
+			goto nomem;
+	if (src->rules_cache_dir != NULL &&
+	    (dst->rules_cache_dir = strdup(src->rules_cache_dir)) == NULL)
+		goto nomem;
 	return 0;
 nomem:
 	cp_config_free(dst);
@@ -156,6 +178,7 @@ struct loader {
 	yaml_document_t *doc;
 	struct cp_config *c;
 	const char *name; /* the file name errors start with */
+	const char *file; /* the file's path, or NULL for a string */
 	char *err;
 	size_t errlen;
 };
@@ -892,6 +915,203 @@ parse_mempool(struct loader *ld, const yaml_node_t *value, const char *path, voi
 }
 
 /* ------------------------------------------------------------------------ */
+/* rules                                                                     */
+/* ------------------------------------------------------------------------ */
+
+/* A relative rule file is taken from the config file's directory, as a
+ * Suricata user expects of default-rule-path. */
+static int
+resolve_path(const struct loader *ld, const char *file, char **out)
+{
+	const char *slash = ld->file != NULL ? strrchr(ld->file, '/') : NULL;
+
+	if (file[0] == '/' || slash == NULL) {
+		*out = strdup(file);
+		return *out == NULL ? -ENOMEM : 0;
+	}
+	return asprintf(out, "%.*s/%s", (int)(slash - ld->file), ld->file, file) < 0 ? -ENOMEM : 0;
+}
+
+static int
+parse_rule_files(struct loader *ld, const yaml_node_t *value, const char *path, void *target)
+{
+	struct cp_config *c = target;
+	char item[KEY_PATH_LEN];
+	yaml_node_item_t *items;
+	size_t n, i;
+	int rc;
+
+	rc = get_list(ld, value, path, &items, &n);
+	if (rc < 0)
+		return rc;
+	if (n > CP_MAX_RULE_FILES)
+		return node_error(ld, value, path, "more than %d rule files", CP_MAX_RULE_FILES);
+	for (i = 0; i < c->n_rule_files; i++)
+		free(c->rule_files[i]);
+	c->n_rule_files = 0;
+	for (i = 0; i < n; i++) {
+		const yaml_node_t *node = yaml_document_get_node(ld->doc, items[i]);
+		const char *s;
+
+		item_path(item, path, i);
+		rc = get_scalar(ld, node, item, "a file name", &s);
+		if (rc < 0)
+			return rc;
+		if (s[0] == '\0')
+			return node_error(ld, node, item, "must not be empty");
+		rc = resolve_path(ld, s, &c->rule_files[i]);
+		if (rc < 0)
+			return rc;
+		c->n_rule_files++;
+	}
+	return 0;
+}
+
+static bool
+var_name_ok(const char *s)
+{
+	if (!(isalpha((unsigned char)s[0]) || s[0] == '_'))
+		return false;
+	for (; *s != '\0'; s++)
+		if (!(isalnum((unsigned char)*s) || *s == '_'))
+			return false;
+	return true;
+}
+
+static int
+parse_rule_vars(struct loader *ld, const yaml_node_t *value, const char *path, void *target)
+{
+	struct cp_config *c = target;
+	char key[KEY_PATH_LEN], shown_buf[SHOWN_VALUE_LEN];
+	const yaml_node_pair_t *pair;
+	int rc;
+
+	if (is_null(value))
+		return 0;
+	if (value->type != YAML_MAPPING_NODE)
+		return wrong_type(ld, value, path, "a mapping of NAME: value");
+	for (pair = value->data.mapping.pairs.start; pair < value->data.mapping.pairs.top; pair++) {
+		const yaml_node_t *k = yaml_document_get_node(ld->doc, pair->key);
+		const yaml_node_t *v = yaml_document_get_node(ld->doc, pair->value);
+		struct cp_rule_var *var;
+		const char *name, *s;
+		unsigned i;
+
+		if (k->type != YAML_SCALAR_NODE)
+			return wrong_type(ld, k, path, "a variable name");
+		name = (const char *)k->data.scalar.value;
+		snprintf(key, sizeof(key), "%s.%s", path, name);
+		if (!var_name_ok(name))
+			return node_error(ld, k, key,
+					  "'%s' is not a variable name ([A-Za-z_][A-Za-z0-9_]*)",
+					  shown(k, shown_buf));
+		rc = get_scalar(ld, v, key, "an address or port expression", &s);
+		if (rc < 0)
+			return rc;
+		if (s[0] == '\0')
+			return node_error(ld, v, key, "must not be empty");
+		for (i = 0; i < c->n_rule_vars; i++)
+			if (strcmp(c->rule_var[i].name, name) == 0)
+				break;
+		if (i == c->n_rule_vars && i >= CP_MAX_RULE_VARS)
+			return node_error(ld, k, key, "more than %d variables", CP_MAX_RULE_VARS);
+		var = &c->rule_var[i];
+		if (i == c->n_rule_vars) {
+			if ((var->name = strdup(name)) == NULL)
+				return -ENOMEM;
+			c->n_rule_vars++;
+		}
+		free(var->value);
+		if ((var->value = strdup(s)) == NULL)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+static int
+parse_rules_cache_dir(struct loader *ld, const yaml_node_t *value, const char *path, void *target)
+{
+	struct cp_config *c = target;
+	char *dir;
+	int rc;
+
+	if (is_null(value)) { /* null: no cache */
+		free(c->rules_cache_dir);
+		c->rules_cache_dir = NULL;
+		return 0;
+	}
+	rc = get_string(ld, value, path, &dir);
+	if (rc < 0)
+		return rc;
+	free(c->rules_cache_dir);
+	c->rules_cache_dir = NULL;
+	rc = resolve_path(ld, dir, &c->rules_cache_dir);
+	free(dir);
+	return rc;
+}
+
+static int
+parse_rules_max_errors(struct loader *ld, const yaml_node_t *value, const char *path, void *target)
+{
+	struct cp_config *c = target;
+	unsigned long v;
+	int rc;
+
+	rc = get_number(ld, value, path, 1, 10000, NULL, &v);
+	if (rc == 0)
+		c->rules_max_errors = (unsigned)v;
+	return rc;
+}
+
+static const struct key_def rules_keys[] = {
+	{"files", parse_rule_files},
+	{"vars", parse_rule_vars},
+	{"cache_dir", parse_rules_cache_dir},
+	{"max_errors", parse_rules_max_errors},
+};
+
+static int
+parse_rules(struct loader *ld, const yaml_node_t *value, const char *path, void *target)
+{
+	const yaml_node_t *values[MAX_KEYS];
+
+	return walk_mapping(ld, value, path, rules_keys, sizeof(rules_keys) / sizeof(rules_keys[0]),
+			    target, values);
+}
+
+int
+cp_config_set_rule_files(struct cp_config *c, const char *const *files, unsigned n)
+{
+	unsigned i;
+
+	if (n > CP_MAX_RULE_FILES)
+		return -E2BIG;
+	for (i = 0; i < c->n_rule_files; i++)
+		free(c->rule_files[i]);
+	c->n_rule_files = 0;
+	for (i = 0; i < n; i++) {
+		if ((c->rule_files[i] = strdup(files[i])) == NULL)
+			return -ENOMEM;
+		c->n_rule_files++;
+	}
+	return 0;
+}
+
+void
+cp_config_rule_opts(const struct cp_config *c, struct rule_load_opts *opts, struct rule_var *vars)
+{
+	memset(opts, 0, sizeof(*opts));
+	opts->files = (const char *const *)c->rule_files;
+	opts->n_files = c->n_rule_files;
+	for (unsigned i = 0; i < c->n_rule_vars; i++)
+		vars[i] = (struct rule_var){c->rule_var[i].name, c->rule_var[i].value};
+	opts->vars = vars;
+	opts->n_vars = c->n_rule_vars;
+	opts->cache_dir = c->rules_cache_dir;
+	opts->max_errors = c->rules_max_errors;
+}
+
+/* ------------------------------------------------------------------------ */
 /* The document                                                              */
 /* ------------------------------------------------------------------------ */
 
@@ -905,6 +1125,7 @@ static const struct key_def top_keys[] = {
 	{"tx_desc", parse_tx_desc},
 	{"promiscuous", parse_promiscuous},
 	{"stats_interval", parse_stats_interval},
+	{"rules", parse_rules},
 };
 
 static int
@@ -1007,7 +1228,8 @@ load_buffer(struct cp_config *c, const char *yaml, size_t len, const char *name,
 	}
 	doc_loaded = true;
 
-	ld = (struct loader){.doc = &doc, .c = &next, .name = name, .err = err, .errlen = errlen};
+	ld = (struct loader){
+		.doc = &doc, .c = &next, .name = name, .file = file, .err = err, .errlen = errlen};
 	root = yaml_document_get_root_node(&doc);
 	if (root != NULL) {
 		rc = parse_root(&ld, root);
@@ -1333,4 +1555,25 @@ cp_config_print(const struct cp_config *c, FILE *out)
 	fprintf(out, "tx_desc: %u\n", (unsigned)c->tx_desc);
 	fprintf(out, "promiscuous: %s\n", c->promiscuous ? "true" : "false");
 	fprintf(out, "stats_interval: %u\n", c->stats_interval);
+	fputs("rules:\n  files: [", out);
+	for (i = 0; i < c->n_rule_files; i++) {
+		if (i > 0)
+			fputs(", ", out);
+		print_quoted(out, c->rule_files[i]);
+	}
+	fputs("]\n", out);
+	fputs(c->n_rule_vars == 0 ? "  vars: {}\n" : "  vars:\n", out);
+	for (i = 0; i < c->n_rule_vars; i++) {
+		fprintf(out, "    %s: ", c->rule_var[i].name);
+		print_quoted(out, c->rule_var[i].value);
+		fputc('\n', out);
+	}
+	if (c->rules_cache_dir != NULL) {
+		fputs("  cache_dir: ", out);
+		print_quoted(out, c->rules_cache_dir);
+		fputc('\n', out);
+	} else {
+		fputs("  cache_dir: null\n", out);
+	}
+	fprintf(out, "  max_errors: %u\n", c->rules_max_errors);
 }

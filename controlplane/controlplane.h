@@ -27,6 +27,15 @@ struct cp_port_config {
 	uint8_t ipv6[DP_MAX_ADDRS][16];
 };
 
+#define CP_MAX_RULE_FILES 32
+#define CP_MAX_RULE_VARS 64
+
+/** One entry of `rules.vars`. */
+struct cp_rule_var {
+	char *name;
+	char *value;
+};
+
 /** vigil.yaml, with every default filled in. Strings are owned (cp_config_free). */
 struct cp_config {
 	char *path; /**< file it came from, or NULL for defaults only */
@@ -47,6 +56,12 @@ struct cp_config {
 	uint16_t tx_desc;	 /**< default 1024 */
 	bool promiscuous;	 /**< default true */
 	unsigned stats_interval; /**< seconds, 0 = only at exit */
+	unsigned n_rule_files;
+	char *rule_files[CP_MAX_RULE_FILES]; /**< relative ones resolved against the config's dir */
+	unsigned n_rule_vars;
+	struct cp_rule_var rule_var[CP_MAX_RULE_VARS];
+	char *rules_cache_dir;	   /**< NULL: no cache */
+	unsigned rules_max_errors; /**< default RULE_MAX_ERRORS_DEFAULT */
 };
 
 /** Fill @p c with the defaults (no ports). Return 0 or -ENOMEM. */
@@ -93,8 +108,46 @@ void cp_config_to_dp(const struct cp_config *c, struct dp_conf *dp);
 int cp_eal_args(const struct cp_config *c, const char *argv0, char **argv, size_t max,
 		char *scratch, size_t scratch_len);
 
+/**
+ * Replace the rule files with @p files (the --rules option; paths as given).
+ * @return 0, -E2BIG, -ENOMEM.
+ */
+int cp_config_set_rule_files(struct cp_config *c, const char *const *files, unsigned n);
+
+/** The rule_load_opts for the configured rules; @p vars has CP_MAX_RULE_VARS room. */
+void cp_config_rule_opts(const struct cp_config *c, struct rule_load_opts *opts,
+			 struct rule_var *vars);
+
 /** Print every key with its value, in vigil.yaml form (for --print-config). */
 void cp_config_print(const struct cp_config *c, FILE *out);
+
+/* ------------------------------------------------------------------------ */
+/* Rule hits (report.c)                                                      */
+/* ------------------------------------------------------------------------ */
+
+/**
+ * Hits per rule, counted on the workers: each worker writes only its own
+ * row (single-writer relaxed atomics, rows 64-byte aligned), the main lcore
+ * sums them for the report. Until the event path exists this is where rule
+ * hits end up; it is also how the tests see that rules fired.
+ */
+struct cp_rule_hits {
+	const struct rule_set *rules;
+	unsigned n_workers;
+	unsigned stride; /**< counters per worker row, a multiple of 8 */
+	_Atomic uint64_t *count;
+};
+
+/** @return 0, or -ENOMEM. */
+int cp_rule_hits_init(struct cp_rule_hits *h, const struct rule_set *rules, unsigned n_workers);
+void cp_rule_hits_free(struct cp_rule_hits *h);
+
+/** A dp_hits_fn; @p arg is the struct cp_rule_hits. */
+void cp_rule_hits_count(void *arg, unsigned worker, const struct dp_decoded *d,
+			const struct rule_input *in, const struct rule_hit *hits, unsigned n);
+
+/** Hits of the rule at @p index, all workers summed. */
+uint64_t cp_rule_hits_of(const struct cp_rule_hits *h, unsigned index);
 
 /* ------------------------------------------------------------------------ */
 /* Reports (report.c)                                                       */
@@ -108,6 +161,7 @@ struct cp_report {
 	struct dp_stats total;			/**< every worker summed */
 	struct dp_stats worker[DP_MAX_WORKERS]; /**< per worker */
 	struct dp_port_stats port[DP_MAX_PORTS];
+	const struct cp_rule_hits *hits; /**< set by the caller; NULL: no rules */
 };
 
 /** Gather the counters of a running or stopped data plane. */
@@ -119,7 +173,10 @@ uint64_t cp_report_port_drops(const struct cp_report *r);
 /**
  * Print the report. Human form: a table of outcomes and non-zero drops.
  * JSON form: one object on one line with rx_packets, tx_packets, outcomes,
- * drops (every reason, port-level ones prefixed "port_"), workers and ports.
+ * drops (every reason, port-level ones prefixed "port_"), the decoders' and
+ * the rules' counters, workers and ports, and, with rules, "ruleset" (count
+ * and hash) and "rule_hits" (each rule that fired: sid, rev, action,
+ * priority, msg, hits).
  * @return 0, -ENOMEM, or the negative errno of the failed write (-ENOSPC, -EIO...).
  */
 int cp_report_print(const struct cp_report *r, bool json, FILE *out);

@@ -4,6 +4,9 @@
  * Reads vigil.yaml, turns it into EAL arguments, checks the platform (each
  * failure names its fix), starts the data plane on the worker lcores and
  * then runs the control plane on the main lcore: periodic counter reports,
+ * the rules loaded before the EAL starts (a ruleset with an error stops
+ * start-up with every error as FILE:LINE:COL; `vigil-rules check` is the
+ * way to test a ruleset before deploying it),
  * and, with --pcap, the end-of-capture detection that makes
  * `vigild --pcap FILE` behave as `suricata -r` does. SIGINT and SIGTERM only
  * set an atomic flag; the workers finish their burst, the ports stop, the
@@ -31,9 +34,13 @@
 
 static atomic_bool quit;
 
+#define MAX_CLI_RULES 32
+
 struct options {
 	const char *config;
 	const char *pcap;
+	unsigned n_rules;
+	const char *rules[MAX_CLI_RULES]; /* --rules, replacing rules.files */
 	bool json;
 	bool print_config;
 	long stats_interval; /* -1: from the config */
@@ -64,6 +71,8 @@ usage(FILE *out)
 		"  -r, --pcap FILE            replay FILE on a net_pcap port, stop at its end and\n"
 		"                             print the summary (the port takes the addresses of\n"
 		"                             the first configured port)\n"
+		"  -S, --rules FILE           load the rules in FILE (repeatable; replaces\n"
+		"                             rules.files of the configuration)\n"
 		"  -j, --json                 print reports as one JSON object per line\n"
 		"  -s, --stats-interval N     print the counters every N seconds (0: at exit)\n"
 		"      --print-config         print the effective configuration and exit\n"
@@ -77,6 +86,7 @@ parse_args(int argc, char **argv, struct options *o)
 	static const struct option longopts[] = {
 		{"config", required_argument, NULL, 'c'},
 		{"pcap", required_argument, NULL, 'r'},
+		{"rules", required_argument, NULL, 'S'},
 		{"json", no_argument, NULL, 'j'},
 		{"stats-interval", required_argument, NULL, 's'},
 		{"print-config", no_argument, NULL, 'P'},
@@ -89,13 +99,20 @@ parse_args(int argc, char **argv, struct options *o)
 
 	memset(o, 0, sizeof(*o));
 	o->stats_interval = -1;
-	while ((c = getopt_long(argc, argv, "c:r:js:hV", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:r:S:js:hV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
 			o->config = optarg;
 			break;
 		case 'r':
 			o->pcap = optarg;
+			break;
+		case 'S':
+			if (o->n_rules == MAX_CLI_RULES) {
+				fprintf(stderr, "vigild: more than %d --rules\n", MAX_CLI_RULES);
+				return -EINVAL;
+			}
+			o->rules[o->n_rules++] = optarg;
 			break;
 		case 'j':
 			o->json = true;
@@ -212,13 +229,62 @@ platform_check(void)
 	return 0;
 }
 
+/*
+ * Load the configured rules. Warnings are printed and do not stop
+ * start-up; an error does, with every error printed: running on without the
+ * rules an operator believes are loaded would be a silent failure.
+ */
 static int
-report(struct dp_plane *dp, double start, bool json)
+load_rules(const struct cp_config *cfg, struct rule_set **out)
+{
+	struct rule_var vars[CP_MAX_RULE_VARS];
+	struct rule_diags diags = {0};
+	const struct rule_set_info *info;
+	struct rule_load_opts opts;
+	int rc;
+
+	*out = NULL;
+	if (cfg->n_rule_files == 0) {
+		fprintf(stderr,
+			"vigild: no rules loaded (rules.files is empty): telemetry is decoded "
+			"and counted, but no alarm can be raised\n");
+		return 0;
+	}
+	cp_config_rule_opts(cfg, &opts, vars);
+	rc = rule_set_load(&opts, out, &diags);
+	rule_diags_print(&diags, stderr);
+	if (rc != 0) {
+		fprintf(stderr,
+			"vigild: rules: %u error%s; not starting (check a ruleset with "
+			"`vigil-rules check FILE...` before deploying it)\n",
+			diags.n_errors, diags.n_errors == 1 ? "" : "s");
+		rule_diags_free(&diags);
+		return rc;
+	}
+	rule_diags_free(&diags);
+	info = rule_set_info(*out);
+	fprintf(stderr,
+		"vigild: rules: %u loaded (%u alert, %u log, %u pass; %u disabled), %u patterns, "
+		"%s in %.1f ms, ruleset %.16s\n",
+		info->n_rules, info->by_action[RULE_ACTION_ALERT], info->by_action[RULE_ACTION_LOG],
+		info->by_action[RULE_ACTION_PASS], info->n_disabled, info->n_patterns,
+		info->cache == RULE_CACHE_HIT	    ? "database from the cache"
+		: info->cache == RULE_CACHE_REBUILT ? "cache rejected, compiled"
+						    : "compiled",
+		(double)info->total_ns / 1e6, info->hash);
+	if (info->cache == RULE_CACHE_REBUILT)
+		fprintf(stderr, "vigild: rules: cache: %s\n", info->cache_note);
+	return 0;
+}
+
+static int
+report(struct dp_plane *dp, const struct cp_rule_hits *hits, double start, bool json)
 {
 	static struct cp_report r; /* large; only the main lcore reports */
 	int rc;
 
 	cp_report_gather(dp, now_s() - start, &r);
+	r.hits = hits;
 	rc = cp_report_print(&r, json, stdout);
 	if (rc != 0)
 		fprintf(stderr, "vigild: writing the report to standard output failed: %s\n",
@@ -241,7 +307,8 @@ pcap_done(struct dp_plane *dp, uint64_t expected, uint64_t *progress)
 }
 
 static int
-run(struct dp_plane *dp, const struct options *o, unsigned interval, uint64_t pcap_frames)
+run(struct dp_plane *dp, const struct cp_rule_hits *hits, const struct options *o,
+    unsigned interval, uint64_t pcap_frames)
 {
 	double start = now_s(), last_report = start, last_progress_t = start;
 	uint64_t progress = 0, last_progress = 0;
@@ -271,11 +338,11 @@ run(struct dp_plane *dp, const struct options *o, unsigned interval, uint64_t pc
 		}
 		if (interval && t - last_report >= interval) {
 			last_report = t;
-			report(dp, start, o->json);
+			report(dp, hits, start, o->json);
 		}
 	}
 	dp_stop(dp);
-	if (report(dp, start, o->json) != 0 && rc == 0)
+	if (report(dp, hits, start, o->json) != 0 && rc == 0)
 		rc = -EIO;
 	return rc;
 }
@@ -285,6 +352,8 @@ main(int argc, char **argv)
 {
 	char err[512], scratch[256], *eal_argv[CP_MAX_EAL_ARGS + 2 * DP_MAX_PORTS + 4];
 	struct dp_plane *dp = NULL;
+	struct rule_set *rules = NULL;
+	struct cp_rule_hits hits = {0};
 	struct cp_config cfg;
 	struct dp_conf dconf;
 	struct options o;
@@ -303,6 +372,10 @@ main(int argc, char **argv)
 		status = 2;
 		goto out_config;
 	}
+	if (o.n_rules > 0 && cp_config_set_rule_files(&cfg, o.rules, o.n_rules) != 0) {
+		fprintf(stderr, "vigild: out of memory\n");
+		goto out_config;
+	}
 	if (o.pcap && (pcap_count(o.pcap, &pcap_frames) != 0 || use_pcap_port(&cfg, o.pcap) != 0)) {
 		status = 2;
 		goto out_config;
@@ -316,21 +389,32 @@ main(int argc, char **argv)
 
 	if (platform_check() != 0)
 		goto out_config;
+	if (load_rules(&cfg, &rules) != 0) {
+		status = rules == NULL ? 2 : 1;
+		goto out_config;
+	}
+	if (cp_rule_hits_init(&hits, rules, cfg.workers) != 0) {
+		fprintf(stderr, "vigild: out of memory\n");
+		goto out_rules;
+	}
 	eal_argc = cp_eal_args(&cfg, argv[0], eal_argv, sizeof(eal_argv) / sizeof(eal_argv[0]),
 			       scratch, sizeof(scratch));
 	if (eal_argc < 0) {
 		fprintf(stderr, "vigild: too many EAL arguments (eal: and ports:)\n");
-		goto out_config;
+		goto out_rules;
 	}
 	if (rte_eal_init(eal_argc, eal_argv) < 0) {
 		fprintf(stderr,
 			"vigild: EAL initialisation failed: %s; check eal: in the configuration "
 			"(without hugepages keep --no-huge; for a NIC, bind it to vfio-pci)\n",
 			rte_strerror(rte_errno));
-		goto out_config;
+		goto out_rules;
 	}
 
 	cp_config_to_dp(&cfg, &dconf);
+	dconf.rules = rules;
+	dconf.on_hits = cp_rule_hits_count;
+	dconf.hits_arg = &hits;
 	rc = dp_start(&dconf, &dp, err, sizeof(err));
 	if (rc != 0) {
 		fprintf(stderr, "vigild: %s\n", err);
@@ -342,11 +426,14 @@ main(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 
-	rc = run(dp, &o, interval, pcap_frames);
+	rc = run(dp, rules != NULL ? &hits : NULL, &o, interval, pcap_frames);
 	status = rc == 0 ? 0 : 1;
 	dp_destroy(dp);
 out_eal:
 	rte_eal_cleanup();
+out_rules:
+	cp_rule_hits_free(&hits);
+	rule_set_free(rules);
 out_config:
 	cp_config_free(&cfg);
 	return status;

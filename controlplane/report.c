@@ -10,11 +10,74 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
 
 #include "controlplane.h"
+
+/* ------------------------------------------------------------------------ */
+/* Rule hits                                                                 */
+/* ------------------------------------------------------------------------ */
+
+int
+cp_rule_hits_init(struct cp_rule_hits *h, const struct rule_set *rules, unsigned n_workers)
+{
+	unsigned n = rules != NULL ? rule_set_count(rules) : 0;
+
+	memset(h, 0, sizeof(*h));
+	h->rules = rules;
+	h->n_workers = n_workers;
+	h->stride = (n + 7) & ~7u; /* 8 counters: one cache line per row end */
+	if (h->stride == 0)
+		return 0;
+	h->count = aligned_alloc(64, sizeof(*h->count) * h->stride * n_workers);
+	if (h->count == NULL)
+		return -ENOMEM;
+	for (unsigned i = 0; i < h->stride * n_workers; i++)
+		atomic_init(&h->count[i], 0);
+	return 0;
+}
+
+void
+cp_rule_hits_free(struct cp_rule_hits *h)
+{
+	free(h->count);
+	memset(h, 0, sizeof(*h));
+}
+
+void
+cp_rule_hits_count(void *arg, unsigned worker, const struct dp_decoded *d,
+		   const struct rule_input *in, const struct rule_hit *hits, unsigned n)
+{
+	struct cp_rule_hits *h = arg;
+	_Atomic uint64_t *row;
+
+	(void)d;
+	(void)in;
+	if (h->count == NULL || worker >= h->n_workers)
+		return;
+	row = &h->count[(size_t)worker * h->stride];
+	for (unsigned i = 0; i < n; i++)
+		dp_count(&row[hits[i].rule->index], 1);
+}
+
+uint64_t
+cp_rule_hits_of(const struct cp_rule_hits *h, unsigned index)
+{
+	uint64_t sum = 0;
+
+	if (h->count == NULL || index >= h->stride)
+		return 0;
+	for (unsigned w = 0; w < h->n_workers; w++)
+		sum += dp_read(&h->count[(size_t)w * h->stride + index]);
+	return sum;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Gathering and printing                                                    */
+/* ------------------------------------------------------------------------ */
 
 void
 cp_report_gather(struct dp_plane *dp, double elapsed_s, struct cp_report *r)
@@ -63,15 +126,44 @@ sum_ports(const struct cp_report *r, uint64_t *imissed, uint64_t *ierrors, uint6
 	}
 }
 
+/* "ruleset": what is loaded; "rule_hits": every rule that fired, in rule order. */
+static int
+add_rule_hits(json_t *root, const struct cp_rule_hits *h)
+{
+	const struct rule_set_info *info = rule_set_info(h->rules);
+	json_t *hits = json_array();
+
+	if (hits == NULL)
+		return -ENOMEM;
+	for (unsigned i = 0; i < rule_set_count(h->rules); i++) {
+		const struct rule *rl = rule_set_rule(h->rules, i);
+		uint64_t n = cp_rule_hits_of(h, i);
+
+		if (n == 0)
+			continue;
+		json_array_append_new(hits,
+				      json_pack("{s:I, s:I, s:s, s:s, s:s, s:I}", "sid",
+						(json_int_t)rl->sid, "rev", (json_int_t)rl->rev,
+						"action", rule_action_name(rl->action), "priority",
+						rule_priority_name(rl->priority), "msg", rl->msg,
+						"hits", (json_int_t)n));
+	}
+	json_object_set_new(
+		root, "ruleset",
+		json_pack("{s:i, s:s}", "rules", (int)info->n_rules, "hash", info->hash));
+	json_object_set_new(root, "rule_hits", hits);
+	return 0;
+}
+
 static json_t *
 report_json(const struct cp_report *r)
 {
 	json_t *root = json_object(), *outcomes = json_object(), *drops = json_object();
 	json_t *workers = json_array(), *ports = json_array();
-	json_t *hl7 = json_object(), *vtp = json_object();
+	json_t *hl7 = json_object(), *vtp = json_object(), *rules = json_object();
 	uint64_t imissed, ierrors, nombuf;
 
-	if (!root || !outcomes || !drops || !workers || !ports || !hl7 || !vtp)
+	if (!root || !outcomes || !drops || !workers || !ports || !hl7 || !vtp || !rules)
 		goto fail;
 	sum_ports(r, &imissed, &ierrors, &nombuf);
 	for (unsigned i = 0; i < DP_OUT__COUNT; i++)
@@ -86,6 +178,9 @@ report_json(const struct cp_report *r)
 	for (unsigned i = 0; i < DP_VTP__COUNT; i++)
 		json_object_set_new(vtp, dp_vtp_counter_name(i),
 				    json_integer((json_int_t)dp_read(&r->total.vtp[i])));
+	for (unsigned i = 0; i < RULE_CNT__COUNT; i++)
+		json_object_set_new(rules, rule_counter_name(i),
+				    json_integer((json_int_t)dp_read(&r->total.rule[i])));
 	json_object_set_new(drops, "port_imissed", json_integer((json_int_t)imissed));
 	json_object_set_new(drops, "port_ierrors", json_integer((json_int_t)ierrors));
 	json_object_set_new(drops, "port_rx_nombuf", json_integer((json_int_t)nombuf));
@@ -124,8 +219,13 @@ report_json(const struct cp_report *r)
 	json_object_set_new(root, "drops", drops);
 	json_object_set_new(root, "hl7", hl7);
 	json_object_set_new(root, "vtp", vtp);
+	json_object_set_new(root, "rules", rules);
 	json_object_set_new(root, "workers", workers);
 	json_object_set_new(root, "ports", ports);
+	if (r->hits != NULL && r->hits->rules != NULL && add_rule_hits(root, r->hits) != 0) {
+		json_decref(root);
+		return NULL;
+	}
 	return root;
 
 fail:
@@ -136,6 +236,7 @@ fail:
 	json_decref(ports);
 	json_decref(hl7);
 	json_decref(vtp);
+	json_decref(rules);
 	return NULL;
 }
 
@@ -186,6 +287,26 @@ print_text(const struct cp_report *r, FILE *out)
 		if (v || i <= DP_VTP_observations)
 			fprintf(out, "  vtp.%-18s %14" PRIu64 "  %s\n", dp_vtp_counter_name(i), v,
 				dp_vtp_counter_desc(i));
+	}
+	fprintf(out, "rules:\n");
+	for (unsigned i = 0; i < RULE_CNT__COUNT; i++) {
+		uint64_t v = dp_read(&r->total.rule[i]);
+
+		if (v || i == RULE_CNT_messages || i == RULE_CNT_alerts || i == RULE_CNT_logs)
+			fprintf(out, "  rules.%-16s %14" PRIu64 "  %s\n", rule_counter_name(i), v,
+				rule_counter_desc(i));
+	}
+	if (r->hits != NULL && r->hits->rules != NULL) {
+		fprintf(out, "rule hits (rules that fired):\n");
+		for (unsigned i = 0; i < rule_set_count(r->hits->rules); i++) {
+			const struct rule *rl = rule_set_rule(r->hits->rules, i);
+			uint64_t n = cp_rule_hits_of(r->hits, i);
+
+			if (n)
+				fprintf(out, "  sid %-10u %-5s %-6s %14" PRIu64 "  %s\n", rl->sid,
+					rule_action_name(rl->action),
+					rule_priority_name(rl->priority), n, rl->msg);
+		}
 	}
 	for (unsigned p = 0; p < r->n_ports; p++)
 		fprintf(out,

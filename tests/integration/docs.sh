@@ -4,7 +4,7 @@
 # The counter lists are X-macros in dataplane/dataplane.h; the README's
 # counters section is written by hand. This keeps the two in step: each name
 # in vigild's JSON summary (outcomes, drops, and the decoders' hl7 and vtp
-# counters as hl7.NAME and vtp.NAME) must appear in the README as `name`, and
+# counters as hl7.NAME and vtp.NAME, the evaluator's as rules.NAME) must appear in the README as `name`, and
 # the README must not document a counter that no longer exists.
 set -euo pipefail
 vigild=$1
@@ -29,6 +29,7 @@ report = json.load(open(sys.argv[1]))
 readme = open(sys.argv[2]).read()
 names = set(report["outcomes"]) | set(report["drops"])
 names |= {"hl7." + n for n in report["hl7"]} | {"vtp." + n for n in report["vtp"]}
+names |= {"rules." + n for n in report["rules"]}
 missing = sorted(n for n in names if "| `%s` |" % n not in readme)
 section = readme.split("## Counters", 1)[1].split("\n## ", 1)[0]
 documented = set(re.findall(r"^\| `([a-z0-9_.]+)` \|", section, re.M))

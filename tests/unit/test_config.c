@@ -155,6 +155,18 @@ assert_same(const struct cp_config *a, const struct cp_config *b)
 	CU_ASSERT_EQUAL(a->tx_desc, b->tx_desc);
 	CU_ASSERT_EQUAL(a->promiscuous, b->promiscuous);
 	CU_ASSERT_EQUAL(a->stats_interval, b->stats_interval);
+	CU_ASSERT_EQUAL(a->n_rule_files, b->n_rule_files);
+	for (i = 0; i < a->n_rule_files && i < b->n_rule_files; i++)
+		CU_ASSERT_STRING_EQUAL(a->rule_files[i], b->rule_files[i]);
+	CU_ASSERT_EQUAL(a->n_rule_vars, b->n_rule_vars);
+	for (i = 0; i < a->n_rule_vars && i < b->n_rule_vars; i++) {
+		CU_ASSERT_STRING_EQUAL(a->rule_var[i].name, b->rule_var[i].name);
+		CU_ASSERT_STRING_EQUAL(a->rule_var[i].value, b->rule_var[i].value);
+	}
+	CU_ASSERT_EQUAL(a->rules_cache_dir == NULL, b->rules_cache_dir == NULL);
+	if (a->rules_cache_dir != NULL && b->rules_cache_dir != NULL)
+		CU_ASSERT_STRING_EQUAL(a->rules_cache_dir, b->rules_cache_dir);
+	CU_ASSERT_EQUAL(a->rules_max_errors, b->rules_max_errors);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -363,7 +375,21 @@ static const struct error_case error_cases[] = {
 	/* unknown keys */
 	{"workers: 1\n\nwrokers: 2\n",
 	 "vigil.yaml:3:1: unknown key 'wrokers' (known keys: eal, workers, ports, telemetry, "
-	 "mempool, rx_desc, tx_desc, promiscuous, stats_interval)"},
+	 "mempool, rx_desc, tx_desc, promiscuous, stats_interval, rules)"},
+	/* rules */
+	{"rules:\n  file: [a.rules]\n",
+	 "vigil.yaml:2:3: rules: unknown key 'file' (known keys: files, vars, cache_dir, "
+	 "max_errors)"},
+	{"rules:\n  files: a.rules\n",
+	 "vigil.yaml:2:10: rules.files: expected a list, got 'a.rules'"},
+	{"rules:\n  files: [a.rules, '']\n", "vigil.yaml:2:20: rules.files[1]: must not be empty"},
+	{"rules:\n  vars: {1NET: 10.0.0.0/8}\n",
+	 "vigil.yaml:2:10: rules.vars.1NET: '1NET' is not a variable name "
+	 "([A-Za-z_][A-Za-z0-9_]*)"},
+	{"rules:\n  vars: {NET: [10.0.0.0/8]}\n",
+	 "vigil.yaml:2:15: rules.vars.NET: expected an address or port expression, got a list"},
+	{"rules:\n  max_errors: 0\n",
+	 "vigil.yaml:2:15: rules.max_errors: 0 is out of range (1..10000)"},
 	{"telemetry:\n  hl7_port: [1]\n",
 	 "vigil.yaml:2:3: telemetry: unknown key 'hl7_port' (known keys: hl7_ports, vtp_ports, "
 	 "udp_checksum, vtp_devices)"},
@@ -628,8 +654,15 @@ test_print_text(void)
 		"rx_desc: 1024\n"
 		"tx_desc: 1024\n"
 		"promiscuous: true\n"
-		"stats_interval: 0\n";
-	char *text = NULL;
+		"stats_interval: 0\n"
+		"rules:\n"
+		"  files: [\"/etc/vigil/clinical.rules\"]\n"
+		"  vars:\n"
+		"    DEVICE_NETS: \"[10.0.0.0/8, !10.9.0.0/16]\"\n"
+		"  cache_dir: null\n"
+		"  max_errors: 20\n";
+	static const char *const files[] = {"/etc/vigil/clinical.rules"};
+	char *text = NULL, err[ERR_LEN];
 	struct cp_config c;
 	size_t len = 0;
 	FILE *f;
@@ -640,6 +673,9 @@ test_print_text(void)
 	c.port[0].ipv4[0] = htonl(0xc0000201);
 	c.port[0].n_ipv6 = 1;
 	memcpy(c.port[0].ipv6[0], ipv6_2001_db8_1, 16);
+	CU_ASSERT_EQUAL(cp_config_set_rule_files(&c, files, 1), 0);
+	CU_ASSERT_EQUAL(
+		load(&c, "rules: {vars: {DEVICE_NETS: '[10.0.0.0/8, !10.9.0.0/16]'}}\n", err), 0);
 	f = open_memstream(&text, &len);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
 	cp_config_print(&c, f);
@@ -647,6 +683,80 @@ test_print_text(void)
 	CU_ASSERT_STRING_EQUAL(text, expected);
 	free(text);
 	cp_config_free(&c);
+}
+
+/*
+ * The rules section: relative files are taken from the config file's
+ * directory (a string has none: they stay as given), vars accumulate over
+ * loads with the later value winning, and --rules replaces the list.
+ */
+static void
+test_rules_section(void)
+{
+	static const char yaml[] = "rules:\n"
+				   "  files: [clinical.rules, /abs/network.rules]\n"
+				   "  vars: {DEVICE_NETS: '[10.0.0.0/8]', TELEMETRY_PORTS: 2575}\n"
+				   "  cache_dir: cache\n"
+				   "  max_errors: 5\n";
+	static const char *const cli[] = {"a.rules", "b.rules"};
+	char dir[] = "/tmp/vigil-test-config-XXXXXX", path[128], err[ERR_LEN] = "";
+	struct rule_var vars[CP_MAX_RULE_VARS];
+	struct rule_load_opts opts;
+	struct cp_config c;
+	FILE *f;
+
+	CU_ASSERT_EQUAL_FATAL(cp_config_defaults(&c), 0);
+	CU_ASSERT_EQUAL(c.n_rule_files, 0);
+	CU_ASSERT_PTR_NULL(c.rules_cache_dir);
+	CU_ASSERT_EQUAL(c.rules_max_errors, RULE_MAX_ERRORS_DEFAULT);
+	CU_ASSERT_EQUAL(load(&c, yaml, err), 0);
+	CU_ASSERT_EQUAL(c.n_rule_files, 2);
+	CU_ASSERT_STRING_EQUAL(c.rule_files[0], "clinical.rules");
+	CU_ASSERT_STRING_EQUAL(c.rule_files[1], "/abs/network.rules");
+	CU_ASSERT_STRING_EQUAL(c.rules_cache_dir, "cache");
+	CU_ASSERT_EQUAL(c.rules_max_errors, 5);
+	CU_ASSERT_EQUAL_FATAL(c.n_rule_vars, 2);
+	CU_ASSERT_STRING_EQUAL(c.rule_var[1].name, "TELEMETRY_PORTS");
+	CU_ASSERT_STRING_EQUAL(c.rule_var[1].value, "2575");
+
+	CU_ASSERT_EQUAL(load(&c, "rules: {vars: {TELEMETRY_PORTS: '[2575, 4575]', X: any}}\n", err),
+			0);
+	CU_ASSERT_EQUAL_FATAL(c.n_rule_vars, 3);
+	CU_ASSERT_STRING_EQUAL(c.rule_var[0].value, "[10.0.0.0/8]");
+	CU_ASSERT_STRING_EQUAL(c.rule_var[1].value, "[2575, 4575]");
+	CU_ASSERT_STRING_EQUAL(c.rule_var[2].name, "X");
+
+	cp_config_rule_opts(&c, &opts, vars);
+	CU_ASSERT_EQUAL(opts.n_files, 2);
+	CU_ASSERT_STRING_EQUAL(opts.files[1], "/abs/network.rules");
+	CU_ASSERT_EQUAL(opts.n_vars, 3);
+	CU_ASSERT_STRING_EQUAL(opts.vars[1].name, "TELEMETRY_PORTS");
+	CU_ASSERT_STRING_EQUAL(opts.cache_dir, "cache");
+	CU_ASSERT_EQUAL(opts.max_errors, 5);
+
+	CU_ASSERT_EQUAL(cp_config_set_rule_files(&c, cli, 2), 0);
+	CU_ASSERT_EQUAL(c.n_rule_files, 2);
+	CU_ASSERT_STRING_EQUAL(c.rule_files[0], "a.rules");
+	cp_config_free(&c);
+
+	/* From a file: relative paths are the file's directory's. */
+	CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/vigil.yaml", dir);
+	f = fopen(path, "w");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+	fputs(yaml, f);
+	CU_ASSERT_EQUAL(fclose(f), 0);
+	CU_ASSERT_EQUAL_FATAL(cp_config_defaults(&c), 0);
+	CU_ASSERT_EQUAL(cp_config_load(&c, path, err, sizeof(err)), 0);
+	snprintf(path, sizeof(path), "%s/clinical.rules", dir);
+	CU_ASSERT_STRING_EQUAL(c.rule_files[0], path);
+	CU_ASSERT_STRING_EQUAL(c.rule_files[1], "/abs/network.rules");
+	snprintf(path, sizeof(path), "%s/cache", dir);
+	CU_ASSERT_STRING_EQUAL(c.rules_cache_dir, path);
+	cp_config_free(&c);
+	snprintf(path, sizeof(path), "%s/vigil.yaml", dir);
+	unlink(path);
+	rmdir(dir);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -961,6 +1071,7 @@ vigil_test_register(void)
 		{"errors: files", test_error_files},
 		{"print reads back", test_print_round_trip},
 		{"print text", test_print_text},
+		{"rules section", test_rules_section},
 		{"add port", test_add_port},
 		{"eal args: defaults", test_eal_args_default},
 		{"eal args: lcores given", test_eal_args_lcores_given},
