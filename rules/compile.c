@@ -259,12 +259,18 @@ static int
 build_metric_index(struct rule_set *set)
 {
 	struct code_rule *pairs = NULL;
+	const struct rule *r;
 	unsigned n = 0, k = 0;
 	int rc = -ENOMEM;
 
+	/* Every metric rule's value unit: its metrics share one (the parser
+	 * holds them to it), so the first metric's says it. */
 	for (unsigned i = 0; i < set->n_rules; i++) {
-		const struct rule *r = &set->rules[i].pub;
+		const struct rule_metric *m;
 
+		r = &set->rules[i].pub;
+		m = r->n_metrics > 0 ? rule_metric_by_code(r->metric[0]) : NULL;
+		set->rules[i].value_unit = m != NULL ? m->unit : 0;
 		if (!r->disabled && r->n_patterns == 0)
 			n += r->n_metrics;
 	}
@@ -272,12 +278,13 @@ build_metric_index(struct rule_set *set)
 		return 0;
 	pairs = malloc(n * sizeof(*pairs));
 	set->metric_rules = malloc(n * sizeof(*set->metric_rules));
+	set->metric_preds = malloc(n * sizeof(*set->metric_preds));
 	set->metric_slots = malloc(n * sizeof(*set->metric_slots));
-	if (pairs == NULL || set->metric_rules == NULL || set->metric_slots == NULL)
+	if (pairs == NULL || set->metric_rules == NULL || set->metric_preds == NULL ||
+	    set->metric_slots == NULL)
 		goto out;
 	for (unsigned i = 0; i < set->n_rules; i++) {
-		const struct rule *r = &set->rules[i].pub;
-
+		r = &set->rules[i].pub;
 		if (r->disabled || r->n_patterns > 0)
 			continue;
 		for (unsigned m = 0; m < r->n_metrics && m < RULE_MAX_METRICS; m++)
@@ -297,6 +304,9 @@ build_metric_index(struct rule_set *set)
 		}
 		set->metric_slots[set->n_metric_slots - 1].n++;
 		set->metric_rules[i] = pairs[i].rule;
+		r = &set->rules[pairs[i].rule].pub;
+		set->metric_preds[i] = (struct rule_mpred){
+			.a = r->value_a, .b = r->value_b, .cmp = r->value_cmp, .valid = r->valid};
 	}
 	set->n_metric_rules = k;
 	rc = 0;

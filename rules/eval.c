@@ -199,6 +199,30 @@ direction_why(const struct rule_header *h, const struct rule_input *in, bool swa
 	return RULE_WHY_match;
 }
 
+/*
+ * The same verdict as header_why() without the reason, for rule_eval: the
+ * ports first, since comparing two numbers is cheaper than an address search
+ * and rules are often told apart by port.
+ */
+static bool
+direction_ok(const struct rule_header *h, const struct rule_input *in, bool swapped)
+{
+	uint16_t sport = swapped ? in->dport : in->sport;
+	uint16_t dport = swapped ? in->sport : in->dport;
+
+	return port_in(&h->dport, dport) && port_in(&h->sport, sport) &&
+	       addr_in(&h->src, in, swapped ? in->dst : in->src) &&
+	       addr_in(&h->dst, in, swapped ? in->src : in->dst);
+}
+
+static bool
+header_ok(const struct rule_header *h, const struct rule_input *in)
+{
+	if (!proto_ok(h->proto, in->proto))
+		return false;
+	return direction_ok(h, in, false) || (h->bidirectional && direction_ok(h, in, true));
+}
+
 /* The header's verdict; a bidirectional rule that fails both ways gives the forward reason. */
 static enum rule_why
 header_why(const struct rule_header *h, const struct rule_input *in)
@@ -291,11 +315,11 @@ lists_metric(const struct rule *r, uint32_t code)
 }
 
 static bool
-valid_ok(const struct rule *r, uint32_t flags)
+valid_mode_ok(uint8_t valid, uint32_t flags)
 {
 	if (!(flags & RULE_OBS_INVALID))
 		return true;
-	switch (r->valid) {
+	switch (valid) {
 	case RULE_VALID_ANY:
 		return true;
 	case RULE_VALID_TEST:
@@ -303,6 +327,12 @@ valid_ok(const struct rule *r, uint32_t flags)
 	default:
 		return false;
 	}
+}
+
+static bool
+valid_ok(const struct rule *r, uint32_t flags)
+{
+	return valid_mode_ok(r->valid, flags);
 }
 
 enum conversion { CONV_NONE = -1, CONV_AS_IS = 0, CONV_CONVERTED = 1 };
@@ -313,11 +343,8 @@ enum conversion { CONV_NONE = -1, CONV_AS_IS = 0, CONV_CONVERTED = 1 };
  * metric's own".
  */
 static enum conversion
-convert(const struct rule *r, const struct rule_obs *o, double *v)
+convert_to(uint32_t want, const struct rule_obs *o, double *v)
 {
-	const struct rule_metric *m = rule_metric_by_code(r->metric[0]);
-	uint32_t want = m != NULL ? m->unit : 0;
-
 	*v = o->value;
 	if (o->unit == 0 || o->unit == want)
 		return CONV_AS_IS;
@@ -330,6 +357,13 @@ convert(const struct rule *r, const struct rule_obs *o, double *v)
 		return CONV_CONVERTED;
 	}
 	return CONV_NONE;
+}
+
+/* A rule of a set is always a struct rule_int: compile.c worked out its unit. */
+static enum conversion
+convert(const struct rule *r, const struct rule_obs *o, double *v)
+{
+	return convert_to(((const struct rule_int *)r)->value_unit, o, v);
 }
 
 static unsigned char
@@ -557,10 +591,10 @@ class_ok(struct rule_scratch *s, const struct rule_int *r, const struct rule_inp
 	unsigned c = r->hdr_class;
 
 	if (c >= s->set->n_classes)
-		return header_why(&r->hdr, in) == RULE_WHY_match;
+		return header_ok(&r->hdr, in);
 	if (s->cls_gen[c] != s->gen) {
 		s->cls_gen[c] = s->gen;
-		s->cls_ok[c] = header_why(s->set->classes[c], in) == RULE_WHY_match;
+		s->cls_ok[c] = header_ok(s->set->classes[c], in);
 	}
 	return s->cls_ok[c];
 }
@@ -613,7 +647,7 @@ eval_message(struct rule_scratch *s, const struct rule_input *in, struct sink *k
 		 * may come after good messages (then first is false). */
 		if (i == a && !in->first && !r->pub.malformed)
 			continue;
-		if (!class_ok(s, r, in) || datagram_why(&r->pub, in) != RULE_WHY_match)
+		if (datagram_why(&r->pub, in) != RULE_WHY_match || !class_ok(s, r, in))
 			continue;
 		if (r->pub.action == RULE_ACTION_PASS)
 			*pass = true;
@@ -647,7 +681,13 @@ obs_ok(struct rule_scratch *s, const struct rule_int *r, const struct rule_input
 {
 	double v;
 
-	if (!class_ok(s, r, in) || datagram_why(&r->pub, in) != RULE_WHY_match)
+	/* A valid, comparable value that fails the test decides at once, and
+	 * no counter depends on the header then. */
+	if (r->pub.value_cmp != RULE_CMP_NONE && valid_ok(&r->pub, o->flags) &&
+	    convert(&r->pub, o, &v) != CONV_NONE &&
+	    !cmp_double(r->pub.value_cmp, v, r->pub.value_a, r->pub.value_b))
+		return false;
+	if (datagram_why(&r->pub, in) != RULE_WHY_match || !class_ok(s, r, in))
 		return false;
 	if (!valid_ok(&r->pub, o->flags)) {
 		count(counters, RULE_CNT_invalid_skipped, 1);
@@ -672,7 +712,12 @@ eval_obs(struct rule_scratch *s, const struct rule_input *in, uint16_t oi, struc
 	const struct rule_obs *o = &in->obs[oi];
 	const struct rule_metric_slot *slot = find_slot(set, o->code);
 	unsigned si = 0, mi = 0, n_slot = slot != NULL ? slot->n : 0;
+	enum conversion conv = CONV_NONE;
+	double v = NAN;
 
+	/* Every rule of a slot has its value in the slot metric's unit. */
+	if (n_slot > 0)
+		conv = convert_to(set->rules[set->metric_rules[slot->first]].value_unit, o, &v);
 	for (;;) {
 		unsigned x = UINT_MAX, m = UINT_MAX, i;
 		const struct rule_int *r;
@@ -686,8 +731,14 @@ eval_obs(struct rule_scratch *s, const struct rule_input *in, uint16_t oi, struc
 		if (x == UINT_MAX && m == UINT_MAX)
 			return;
 		if (x < m) {
+			const struct rule_mpred *p = &set->metric_preds[slot->first + si];
+
 			i = x;
 			si++;
+			/* obs_ok's quick reject, from the packed test alone. */
+			if (p->cmp != RULE_CMP_NONE && conv != CONV_NONE &&
+			    valid_mode_ok(p->valid, o->flags) && !cmp_double(p->cmp, v, p->a, p->b))
+				continue;
 		} else {
 			i = m;
 			mi++;

@@ -77,6 +77,7 @@ rule_set_free(struct rule_set *set)
 		hs_free_database(set->db);
 	free(set->by_sid);
 	free(set->metric_rules);
+	free(set->metric_preds);
 	free(set->metric_slots);
 	free(set->always);
 	free(set->classes);

@@ -104,7 +104,20 @@ struct rule_int {
 	struct rule_header hdr;
 	unsigned first_pattern; /**< its patterns: patterns[first_pattern .. + pub.n_patterns) */
 	unsigned hdr_class;	/**< compile.c: index into rule_set.classes */
-	unsigned col;		/**< column of the action (1), for diagnostics after parsing */
+	uint32_t
+		value_unit; /**< compile.c: the unit `value` is in (its metrics' usual one), or 0 */
+	unsigned col;	    /**< column of the action (1), for diagnostics after parsing */
+};
+
+/**
+ * The value test of one metric_rules entry, packed next to its neighbours so
+ * that the per-observation scan rejects a rule whose value test fails
+ * without touching the rule itself (most observations are normal).
+ */
+struct rule_mpred {
+	double a, b;
+	uint8_t cmp;   /**< enum rule_cmp */
+	uint8_t valid; /**< enum rule_valid */
 };
 
 /** Pattern-less metric rules of one MDC code (compile.c's metric index). */
@@ -130,7 +143,8 @@ struct rule_set {
 	unsigned n_always;
 	struct rule_metric_slot *metric_slots; /**< by code, ascending */
 	unsigned n_metric_slots;
-	unsigned *metric_rules; /**< rule indexes, ascending within each slot */
+	unsigned *metric_rules;		 /**< rule indexes, ascending within each slot */
+	struct rule_mpred *metric_preds; /**< parallel to metric_rules */
 	unsigned n_metric_rules;
 	hs_database_t *db;   /**< NULL when there are no patterns (or no_compile) */
 	hs_scratch_t *proto; /**< the prototype scratch every worker clones */
