@@ -17,4 +17,28 @@
  */
 int bench_decode(unsigned runs, unsigned long iterations, bool json);
 
+#define BENCH_RULES_MAX_COUNTS 8
+
+/* What the rules scenario is asked for. */
+struct bench_rules_opts {
+	unsigned runs;
+	unsigned long iterations; /**< rule_eval calls per run and ruleset */
+	bool smoke;		  /**< also fail on an absurd decision time */
+	bool json;
+	const char *command;	/**< the command line, for the report */
+	const unsigned *counts; /**< ruleset sizes */
+	unsigned n_counts;
+};
+
+/*
+ * The rules scenario (bench-rules.c): for each ruleset size, load (a cache
+ * miss, then a hit), then rule_eval on a ring of decoded messages, each
+ * call timed with the TSC, and hs_scan alone of the same payloads as the
+ * baseline in the same run.
+ * @return 0, -ENOMEM, -EINVAL (the generated rules did not load cleanly), or
+ *         -EPROTO when the rules do not do what the ring needs (no hits,
+ *         nothing passed, no cache hit, a scan error).
+ */
+int bench_rules(const struct bench_rules_opts *o);
+
 #endif /* VIGIL_BENCH_H */

@@ -1,8 +1,8 @@
 /*
  * vigil-bench.c - micro-benchmarks of the data plane's per-packet cost.
  *
- *   vigil-bench [--scenario parse] [--runs R] [--packets N] [--smoke] [--json]
- *               [-- EAL arguments]
+ *   vigil-bench [--scenario parse|decode|rules] [--runs R] [--packets N]
+ *               [--rules N[,N...]] [--smoke] [--json] [-- EAL arguments]
  *
  * A claim such as "vigil parses N Mpps per core" is only worth the command
  * that measured it. This tool owns that command: it starts the EAL itself
@@ -52,6 +52,9 @@
 #define BENCH_DEFAULT_RUNS 7u
 #define BENCH_DEFAULT_PACKETS 20000000ul
 #define BENCH_DECODE_DEFAULT_MESSAGES 2000000ul
+#define BENCH_RULES_DEFAULT_RUNS 3u
+#define BENCH_RULES_DEFAULT_DECISIONS 1000000ul
+#define BENCH_RULES_SMOKE_DECISIONS 20000ul
 #define BENCH_SMOKE_RUNS 1u
 #define BENCH_SMOKE_PACKETS (4ul * BENCH_N_FRAMES)
 #define BENCH_POOL_SIZE 8191u
@@ -78,6 +81,8 @@ struct bench_opts {
 	unsigned long packets;
 	bool smoke;
 	bool json;
+	unsigned rule_counts[BENCH_RULES_MAX_COUNTS]; /* the rules scenario's ruleset sizes */
+	unsigned n_rule_counts;
 };
 
 static void
@@ -86,10 +91,14 @@ usage(FILE *out)
 	fprintf(out,
 		"usage: vigil-bench [options] [-- EAL arguments]\n"
 		"  --scenario NAME   parse (default): dp_process over a telemetry-heavy mix;\n"
-		"                    decode: the HL7 and VTP decoders on one message each\n"
+		"                    decode: the HL7 and VTP decoders on one message each;\n"
+		"                    rules: rule_eval per message against hs_scan alone, and\n"
+		"                    ruleset load times (runs 3, 1000000 decisions by default)\n"
 		"  --runs R          timed runs, median reported (default %u)\n"
 		"  --packets N       packets per run, rounded up to whole passes over the\n"
 		"                    %u prebuilt frames (default %lu)\n"
+		"  --rules N[,N...]  ruleset sizes for the rules scenario (default\n"
+		"                    10,1000,10000; with --smoke 10,100)\n"
 		"  --smoke           a tiny run (%u run, %lu packets) that checks the counters\n"
 		"  --json            print the result as one JSON object\n"
 		"  -h, --help        this text\n"
@@ -122,13 +131,10 @@ static int
 parse_args(int argc, char **argv, struct bench_opts *o)
 {
 	static const struct option longopts[] = {
-		{"scenario", required_argument, NULL, 'S'},
-		{"runs", required_argument, NULL, 'R'},
-		{"packets", required_argument, NULL, 'N'},
-		{"smoke", no_argument, NULL, 'k'},
-		{"json", no_argument, NULL, 'j'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+		{"scenario", required_argument, NULL, 'S'}, {"runs", required_argument, NULL, 'R'},
+		{"packets", required_argument, NULL, 'N'},  {"smoke", no_argument, NULL, 'k'},
+		{"json", no_argument, NULL, 'j'},	    {"rules", required_argument, NULL, 'r'},
+		{"help", no_argument, NULL, 'h'},	    {NULL, 0, NULL, 0},
 	};
 	bool runs_given = false, packets_given = false;
 	unsigned long v;
@@ -139,6 +145,7 @@ parse_args(int argc, char **argv, struct bench_opts *o)
 	o->packets = BENCH_DEFAULT_PACKETS;
 	o->smoke = false;
 	o->json = false;
+	o->n_rule_counts = 0;
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'S':
@@ -162,6 +169,32 @@ parse_args(int argc, char **argv, struct bench_opts *o)
 		case 'j':
 			o->json = true;
 			break;
+		case 'r': {
+			char list[256], *tok, *save = NULL;
+
+			/* A copy: strtok_r must not cut the argv the report prints. */
+			if (snprintf(list, sizeof(list), "%s", optarg) >= (int)sizeof(list)) {
+				fprintf(stderr, "vigil-bench: --rules: list too long\n");
+				return -EINVAL;
+			}
+			o->n_rule_counts = 0;
+			for (tok = strtok_r(list, ",", &save); tok;
+			     tok = strtok_r(NULL, ",", &save)) {
+				if (o->n_rule_counts == BENCH_RULES_MAX_COUNTS) {
+					fprintf(stderr, "vigil-bench: --rules: at most %u sizes\n",
+						BENCH_RULES_MAX_COUNTS);
+					return -EINVAL;
+				}
+				if (parse_ulong("--rules", tok, 10, 1000000, &v) != 0)
+					return -EINVAL;
+				o->rule_counts[o->n_rule_counts++] = (unsigned)v;
+			}
+			if (o->n_rule_counts == 0) {
+				fprintf(stderr, "vigil-bench: --rules: give at least one size\n");
+				return -EINVAL;
+			}
+			break;
+		}
 		case 'h':
 			usage(stdout);
 			return 1;
@@ -174,17 +207,36 @@ parse_args(int argc, char **argv, struct bench_opts *o)
 		fprintf(stderr, "vigil-bench: unexpected argument '%s'\n", argv[optind]);
 		return -EINVAL;
 	}
-	if (strcmp(o->scenario, "parse") != 0 && strcmp(o->scenario, "decode") != 0) {
-		fprintf(stderr, "vigil-bench: unknown scenario '%s' (known: parse, decode)\n",
+	if (strcmp(o->scenario, "parse") != 0 && strcmp(o->scenario, "decode") != 0 &&
+	    strcmp(o->scenario, "rules") != 0) {
+		fprintf(stderr,
+			"vigil-bench: unknown scenario '%s' (known: parse, decode, rules)\n",
 			o->scenario);
 		return -EINVAL;
 	}
 	if (strcmp(o->scenario, "decode") == 0 && !packets_given)
 		o->packets = BENCH_DECODE_DEFAULT_MESSAGES;
+	if (strcmp(o->scenario, "rules") == 0) {
+		if (!runs_given)
+			o->runs = BENCH_RULES_DEFAULT_RUNS;
+		if (!packets_given)
+			o->packets = o->smoke ? BENCH_RULES_SMOKE_DECISIONS
+					      : BENCH_RULES_DEFAULT_DECISIONS;
+		if (o->n_rule_counts == 0) {
+			static const unsigned full[] = {10, 1000, 10000}, smoke[] = {10, 100};
+			const unsigned *c = o->smoke ? smoke : full;
+
+			o->n_rule_counts = o->smoke ? 2 : 3;
+			memcpy(o->rule_counts, c, o->n_rule_counts * sizeof(*c));
+		}
+	} else if (o->n_rule_counts != 0) {
+		fprintf(stderr, "vigil-bench: --rules is for --scenario rules\n");
+		return -EINVAL;
+	}
 	if (o->smoke) {
 		if (!runs_given)
 			o->runs = BENCH_SMOKE_RUNS;
-		if (!packets_given)
+		if (!packets_given && strcmp(o->scenario, "rules") != 0)
 			o->packets = BENCH_SMOKE_PACKETS;
 	}
 	return 0;
@@ -785,6 +837,37 @@ out:
 	return rc;
 }
 
+/* The rules scenario needs no EAL of its own, but it runs on the EAL's
+ * main lcore like the others, so that it is pinned the same way. */
+static int
+scenario_rules(const struct bench_opts *o, int argc, char **argv)
+{
+	struct bench_rules_opts ro = {
+		.runs = o->runs,
+		.iterations = o->packets,
+		.smoke = o->smoke,
+		.json = o->json,
+		.counts = o->rule_counts,
+		.n_counts = o->n_rule_counts,
+	};
+	char *cmd = NULL;
+	size_t cmd_len = 0;
+	FILE *mem = open_memstream(&cmd, &cmd_len);
+	int rc;
+
+	if (mem == NULL)
+		return -ENOMEM;
+	print_command(mem, argc, argv);
+	if (fclose(mem) != 0 || cmd == NULL) {
+		free(cmd);
+		return -ENOMEM;
+	}
+	ro.command = cmd;
+	rc = bench_rules(&ro);
+	free(cmd);
+	return rc;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -832,8 +915,15 @@ main(int argc, char **argv)
 	}
 
 	if (strcmp(o.scenario, "decode") == 0) {
-		print_command(stdout, argc, orig_argv);
+		/* As a "# command" line, and not in --json, whose output is one object. */
+		if (!o.json) {
+			fputs("# ", stdout);
+			print_command(stdout, argc, orig_argv);
+			fputc('\n', stdout);
+		}
 		rc = bench_decode(o.runs, o.packets, o.json);
+	} else if (strcmp(o.scenario, "rules") == 0) {
+		rc = scenario_rules(&o, argc, orig_argv);
 	} else {
 		rc = scenario_parse(&o, argc, orig_argv);
 	}
