@@ -93,7 +93,7 @@ rule_cache_key(const struct rule_set *set, const hs_platform_info_t *plat, uint8
 		return -ENOMEM;
 	if (EVP_DigestInit_ex(d.ctx, EVP_sha256(), NULL) != 1)
 		goto out;
-	digest_str(&d, "vigil rule database key 1");
+	digest_str(&d, "vigil rule database key 2");
 	digest_str(&d, hs_version());
 	digest_u64(&d, plat->tune);
 	digest_u64(&d, plat->cpu_features);
@@ -103,8 +103,9 @@ rule_cache_key(const struct rule_set *set, const hs_platform_info_t *plat, uint8
 	for (unsigned i = 0; i < set->n_patterns; i++) {
 		const struct rule_pattern *p = &set->patterns[i];
 
-		/* compile.c leaves the patterns of disabled rules out. */
-		if (p->rule < set->n_rules && set->rules[p->rule].pub.disabled)
+		/* compile.c leaves out the patterns of disabled rules and the
+		 * copies of an identical pattern (compiled under its first id). */
+		if ((p->rule < set->n_rules && set->rules[p->rule].pub.disabled) || p->shared)
 			continue;
 		digest_u64(&d, i);
 		digest_u64(&d, p->flags);

@@ -21,7 +21,10 @@
  * stay in rule_set.patterns (ids are pattern indexes, so nothing needs
  * renumbering) but are left out of the database: hs_compile_ext_multi()
  * takes an id per expression, and the ids of the compiled ones are still
- * their indexes in rule_set.patterns.
+ * their indexes in rule_set.patterns. Identical patterns of several rules
+ * (an event code, a ward) are compiled once, under the first one's id,
+ * the others chained to it: a large ruleset repeats itself, and each copy
+ * would cost Hyperscan a match callback.
  */
 #include <errno.h>
 #include <limits.h>
@@ -570,6 +573,67 @@ report_compile_error(const struct rule_set *set, const struct rule_load_opts *op
  * The database
  * ------------------------------------------------------------------------- */
 
+static bool
+pattern_live(const struct rule_set *set, const struct rule_pattern *p)
+{
+	return !(p->rule < set->n_rules && set->rules[p->rule].pub.disabled);
+}
+
+static const struct rule_pattern *sort_base;
+
+/* By what Hyperscan compiles (expression, flags, offsets), then by index. */
+static int
+pattern_cmp(const void *a, const void *b)
+{
+	unsigned i = *(const unsigned *)a, j = *(const unsigned *)b;
+	const struct rule_pattern *x = &sort_base[i], *y = &sort_base[j];
+	int c = strcmp(x->expr, y->expr);
+
+	if (c != 0)
+		return c;
+	if (x->flags != y->flags)
+		return x->flags < y->flags ? -1 : 1;
+	if (x->min_offset != y->min_offset)
+		return x->min_offset < y->min_offset ? -1 : 1;
+	if (x->max_offset != y->max_offset)
+		return x->max_offset < y->max_offset ? -1 : 1;
+	return i < j ? -1 : i > j;
+}
+
+/* Chain identical live patterns to the first of them (see the top). */
+static int
+share_patterns(struct rule_set *set)
+{
+	unsigned *order, n = 0;
+
+	for (unsigned i = 0; i < set->n_patterns; i++) {
+		set->patterns[i].shared = false;
+		set->patterns[i].same_next = UINT_MAX;
+	}
+	if (set->n_patterns < 2)
+		return 0;
+	order = malloc(set->n_patterns * sizeof(*order));
+	if (order == NULL)
+		return -ENOMEM;
+	for (unsigned i = 0; i < set->n_patterns; i++)
+		if (pattern_live(set, &set->patterns[i]))
+			order[n++] = i;
+	sort_base = set->patterns; /* loading runs on one thread */
+	qsort(order, n, sizeof(*order), pattern_cmp);
+	for (unsigned k = 1; k < n; k++) {
+		struct rule_pattern *prev = &set->patterns[order[k - 1]];
+		struct rule_pattern *cur = &set->patterns[order[k]];
+
+		if (strcmp(prev->expr, cur->expr) != 0 || prev->flags != cur->flags ||
+		    prev->min_offset != cur->min_offset || prev->max_offset != cur->max_offset)
+			continue;
+		prev->same_next = order[k];
+		cur->shared = true;
+	}
+	free(order);
+	return 0;
+}
+
 /* Compile the patterns of the enabled rules; ids are pattern indexes. */
 static int
 compile_database(struct rule_set *set, const struct rule_load_opts *opts, struct rule_diags *diags,
@@ -594,7 +658,7 @@ compile_database(struct rule_set *set, const struct rule_load_opts *opts, struct
 	for (unsigned i = 0; i < set->n_patterns; i++) {
 		const struct rule_pattern *p = &set->patterns[i];
 
-		if (p->rule < set->n_rules && set->rules[p->rule].pub.disabled)
+		if (!pattern_live(set, p) || p->shared)
 			continue;
 		exprs[n] = p->expr;
 		flags[n] = p->flags;
@@ -637,7 +701,7 @@ count_compiled(const struct rule_set *set)
 	for (unsigned i = 0; i < set->n_patterns; i++) {
 		const struct rule_pattern *p = &set->patterns[i];
 
-		n += !(p->rule < set->n_rules && set->rules[p->rule].pub.disabled);
+		n += pattern_live(set, p) && !p->shared;
 	}
 	return n;
 }
@@ -739,6 +803,9 @@ rule_compile(struct rule_set *set, const struct rule_load_opts *opts, struct rul
 	    (rc = set_hash(set, opts)) < 0)
 		return rc;
 	set->info.n_header_classes = set->n_classes;
+	rc = share_patterns(set);
+	if (rc < 0)
+		return rc;
 	rc = build_database(set, opts, diags);
 	if (rc < 0)
 		return rc;

@@ -539,14 +539,17 @@ on_match(unsigned int id, unsigned long long from, unsigned long long to, unsign
 	(void)flags;
 	if (id >= set->n_patterns || s->pat_gen[id] == s->gen)
 		return 0;
-	s->pat_gen[id] = s->gen;
-	r = set->patterns[id].rule;
-	if (s->rule_gen[r] != s->gen) {
-		s->rule_gen[r] = s->gen;
-		s->rule_cnt[r] = 0;
+	/* The id stands for every identical pattern chained to it. */
+	for (unsigned p = id; p < set->n_patterns; p = set->patterns[p].same_next) {
+		s->pat_gen[p] = s->gen;
+		r = set->patterns[p].rule;
+		if (s->rule_gen[r] != s->gen) {
+			s->rule_gen[r] = s->gen;
+			s->rule_cnt[r] = 0;
+		}
+		if (++s->rule_cnt[r] == set->rules[r].pub.n_patterns)
+			s->cand[s->n_cand++] = r;
 	}
-	if (++s->rule_cnt[r] == set->rules[r].pub.n_patterns)
-		s->cand[s->n_cand++] = r;
 	return 0;
 }
 
@@ -840,8 +843,8 @@ on_match_explain(unsigned int id, unsigned long long from, unsigned long long to
 	(void)from;
 	(void)to;
 	(void)flags;
-	if (id < x->set->n_patterns)
-		x->matched[id] = true;
+	for (unsigned p = id; p < x->set->n_patterns; p = x->set->patterns[p].same_next)
+		x->matched[p] = true;
 	return 0;
 }
 

@@ -92,6 +92,11 @@ struct rule_pattern {
 	unsigned line, col;	       /**< of the option's value, for Hyperscan's errors */
 	bool is_pcre;
 	char *shown; /**< the option as written ("content:\"ASYST\"; nocase"), malloc'd */
+	/* compile.c: identical patterns (expression, flags, offsets) of enabled
+	 * rules are compiled once, under the id of the first; the others follow
+	 * it in a chain, so one match stands for all of them. */
+	bool shared;	    /**< not compiled: an earlier identical pattern stands for it */
+	unsigned same_next; /**< the next identical pattern, or UINT_MAX */
 };
 
 /* ------------------------------------------------------------------------ */

@@ -1586,6 +1586,38 @@ out:
 	fx_free(&f);
 }
 
+/*
+ * Identical patterns of several rules are compiled once: the database holds
+ * each distinct expression (with its flags and offsets) once, and one match
+ * still counts for every rule that has it, a rule with the same content
+ * twice included; an offset or nocase makes a pattern another one.
+ */
+static void
+test_shared_patterns(void)
+{
+	static const char text[] =
+		"log hl7 any any -> any any (content:\"ALARM\"; sid:1;)\n"
+		"log hl7 any any -> any any (content:\"ALARM\"; content:\"ICU\"; sid:2;)\n"
+		"log hl7 any any -> any any (content:\"ALARM\"; content:\"ALARM\"; sid:3;)\n"
+		"log hl7 any any -> any any (content:\"ALARM\"; nocase; sid:4;)\n"
+		"log hl7 any any -> any any (content:\"ALARM\"; offset:5; sid:5;)\n"
+		"log hl7 any any -> any any (pcre:\"/ICU/\"; sid:6;)\n";
+	struct rule_input in = hl7("xALARM in ICU");
+	struct fx f;
+
+	if (!FX_LOAD(&f, text))
+		return;
+	/* ALARM, ALARM/i, ALARM at offset 5, ICU: content "ICU" and pcre /ICU/
+	 * compile to the same expression and flags, so they are one. */
+	CU_ASSERT_EQUAL(rule_set_info(f.set)->n_patterns, 4);
+	CU_ASSERT_STRING_EQUAL(eval_both(&f, &in), "1 2 3 4 6");
+	in = hl7("0123456ALARM");
+	CU_ASSERT_STRING_EQUAL(eval_both(&f, &in), "1 3 4 5");
+	in = hl7("alarm in ICU");
+	CU_ASSERT_STRING_EQUAL(eval_both(&f, &in), "4 6");
+	fx_free(&f);
+}
+
 static void
 test_first_and_malformed(void)
 {
@@ -2090,6 +2122,7 @@ vigil_test_register(void)
 		{"header: ports", test_ports},
 		{"header: bidirectional", test_bidirectional},
 		{"header-only rules: first message; malformed", test_first_and_malformed},
+		{"identical patterns compiled once, matched for all", test_shared_patterns},
 		{"content: nocase, offset, depth at the boundaries", test_content},
 		{"pcre flags", test_pcre},
 		{"several patterns: all must match", test_multi_pattern},
