@@ -28,34 +28,10 @@ fixtures=$2
 py=/usr/bin/python3
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-passed=0
-failed=0
-
-ok() {
-	passed=$((passed + 1))
-	echo "ok: $*"
-}
-
-fail() {
-	failed=$((failed + 1))
-	echo "FAIL: $*"
-}
-
-# run NAME ARGS...: vigil-decode with a timeout; status in $rc, output in
-# $tmp/NAME.out and $tmp/NAME.err.
-run() {
-	local name=$1
-	shift
-	rc=0
-	timeout 60 "$decode" "$@" >"$tmp/$name.out" 2>"$tmp/$name.err" || rc=$?
-}
-
-show() {
-	echo "  exit $rc; stdout:"
-	sed 's/^/    /' "$tmp/$1.out"
-	echo "  stderr:"
-	sed 's/^/    /' "$tmp/$1.err"
-}
+TOOL=$decode
+TOOL_TIMEOUT=60
+# shellcheck source=cli_lib.sh
+source "$(dirname "$0")/cli_lib.sh"
 
 # same_json NAME EXPECTED_FILE: stdout of NAME holds exactly the JSON lines
 # of EXPECTED_FILE, in order (compared as JSON values: 80.5 == 80.5, key
@@ -387,5 +363,4 @@ else
 	fail "--help"
 fi
 
-echo "decode-cli: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+cli_summary decode-cli

@@ -46,34 +46,10 @@ if ! "$vr" --version >/dev/null; then
 fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-passed=0
-failed=0
-
-ok() {
-	passed=$((passed + 1))
-	echo "ok: $*"
-}
-
-fail() {
-	failed=$((failed + 1))
-	echo "FAIL: $*"
-}
-
-# run NAME ARGS...: vigil-rules with a timeout; status in $rc, output in
-# $tmp/NAME.out and $tmp/NAME.err.
-run() {
-	local name=$1
-	shift
-	rc=0
-	timeout 120 "$vr" "$@" >"$tmp/$name.out" 2>"$tmp/$name.err" || rc=$?
-}
-
-show() {
-	echo "  exit $rc; stdout:"
-	head -n 40 "$tmp/$1.out" | sed 's/^/    /'
-	echo "  stderr:"
-	head -n 40 "$tmp/$1.err" | sed 's/^/    /'
-}
+TOOL=$vr
+TOOL_TIMEOUT=120
+# shellcheck source=cli_lib.sh
+source "$(dirname "$0")/cli_lib.sh"
 
 # expect_rc NAME RC WHAT: the last run exited RC.
 expect_rc() {
@@ -574,5 +550,4 @@ run badrules explain --rules "$bad" "$fixtures/001_ipf_pcd01_request.hl7"
 expect_rc badrules 1 "explain with rules that have errors"
 has badrules err "^$bad:2:" "explain: the rule errors are printed"
 
-echo "rules-cli: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+cli_summary rules-cli
