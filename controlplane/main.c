@@ -389,8 +389,10 @@ main(int argc, char **argv)
 
 	if (platform_check() != 0)
 		goto out_config;
-	if (load_rules(&cfg, &rules) != 0) {
-		status = rules == NULL ? 2 : 1;
+	rc = load_rules(&cfg, &rules);
+	if (rc != 0) {
+		/* A ruleset that is wrong or missing is a configuration error. */
+		status = rc == -ENOMEM ? 1 : 2;
 		goto out_config;
 	}
 	if (cp_rule_hits_init(&hits, rules, cfg.workers) != 0) {
