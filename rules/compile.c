@@ -8,7 +8,7 @@
  *    address and port ranges) share one class, and the evaluator decides a
  *    class at most once per message however many rules use it;
  *  - the always list: rules with neither patterns nor metrics (header-only,
- *    dsize, malformed), checked on a datagram's first message;
+ *    dsize, malformed, acl), checked on a datagram's first message;
  *  - the metric index: for each MDC code, the pattern-less metric rules that
  *    name it, so an observation only meets the rules about its metric;
  *  - a sid index for rule_set_find();

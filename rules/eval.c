@@ -14,7 +14,7 @@
  *  2. message hits: the candidates without metrics and, on a datagram's
  *     first message, the rules with neither patterns nor metrics (the
  *     always list), merged in rule order. Each must pass its header (decided
- *     once per header class per input), dsize and malformed.
+ *     once per header class per input), dsize, malformed and acl.
  *  3. observation hits: for each observation, the pattern-less metric rules
  *     of its code (compile.c's metric index) merged in rule order with the
  *     candidates that list the code; then validity, unit, value, location.
@@ -302,6 +302,9 @@ datagram_why(const struct rule *r, const struct rule_input *in)
 		return RULE_WHY_dsize;
 	if (r->malformed && !in->malformed)
 		return RULE_WHY_malformed;
+	if ((r->acl == RULE_ACL_DENIED && !in->acl_denied) ||
+	    (r->acl == RULE_ACL_ALLOWED && in->acl_denied))
+		return RULE_WHY_acl;
 	return RULE_WHY_match;
 }
 
@@ -937,7 +940,7 @@ explain_header(const struct rule_header *h, const struct rule_input *in, char *d
 }
 
 /*
- * What the message decides about a rule: header, dsize, malformed, the
+ * What the message decides about a rule: header, dsize, malformed, acl, the
  * once-per-datagram rule of header-only rules, and the patterns.
  */
 static enum rule_why
@@ -963,6 +966,12 @@ explain_message(const struct explain *x, const struct rule_int *r, char *d, size
 	}
 	if (w == RULE_WHY_malformed) {
 		snprintf(d, len, "the datagram's telemetry decoded");
+		return w;
+	}
+	if (w == RULE_WHY_acl) {
+		snprintf(d, len, "%s",
+			 in->acl_denied ? "the sender is outside telemetry.allow (acl:allowed)"
+					: "the sender is in telemetry.allow (acl:denied)");
 		return w;
 	}
 	if (p->n_patterns == 0 && p->n_metrics == 0 && !p->malformed && !in->first) {

@@ -1112,6 +1112,7 @@ enum {
 	KW_VALID,
 	KW_DSIZE,
 	KW_MALFORMED,
+	KW_ACL,
 	KW__COUNT
 };
 
@@ -2543,7 +2544,7 @@ opt_location(struct rp *rp, const struct opt *o)
 	return set_string(&rp->glob, glob);
 }
 
-/* ---- delay, latch, threshold, escalate, valid, malformed ------------------- */
+/* ---- delay, latch, threshold, escalate, valid, malformed, acl ------------- */
 
 static bool
 parse_duration(const char *s, size_t n, uint64_t *ms)
@@ -2719,6 +2720,20 @@ opt_valid(struct rp *rp, const struct opt *o)
 	return 0;
 }
 
+/* `acl:denied`, `acl:allowed`: which side of telemetry.allow the sender is on. */
+static int
+opt_acl(struct rp *rp, const struct opt *o)
+{
+	static const char *const words[] = {"denied", "allowed", NULL};
+	unsigned w;
+	int ret = pick_word(rp, o->v, o->v_len, "acl value", words, "denied or allowed", &w);
+
+	if (ret < 0)
+		return ret;
+	rp->r.pub.acl = (uint8_t)(RULE_ACL_DENIED + w);
+	return 0;
+}
+
 /* ---- the keyword table ---------------------------------------------------- */
 
 static const struct keyword {
@@ -2750,6 +2765,7 @@ static const struct keyword {
 	[KW_VALID] = {"valid", true, false, opt_valid},
 	[KW_DSIZE] = {"dsize", true, false, opt_dsize},
 	[KW_MALFORMED] = {"malformed", false, false, opt_malformed},
+	[KW_ACL] = {"acl", true, false, opt_acl},
 };
 
 /* ---- the option loop ------------------------------------------------------ */
@@ -3029,6 +3045,21 @@ warn_rule(struct rp *rp)
 	if (ret == 0 && r->n_metrics == 0 && rp->seen[KW_LOCATION] != SIZE_MAX) {
 		ret = rp_warn(rp, rp->seen[KW_LOCATION],
 			      "rule can never fire: location without metric");
+		r->disabled = true;
+	}
+	/* A refused datagram is never decoded: no observation, never malformed. */
+	if (ret == 0 && r->acl == RULE_ACL_DENIED && r->n_metrics > 0) {
+		ret = rp_warn(
+			rp, rp->seen[KW_METRIC],
+			"rule can never fire: a datagram refused by telemetry.allow (acl:denied) "
+			"is not decoded, so it has no observations");
+		r->disabled = true;
+	}
+	if (ret == 0 && r->acl == RULE_ACL_DENIED && r->malformed) {
+		ret = rp_warn(
+			rp, rp->seen[KW_MALFORMED],
+			"rule can never fire: a datagram refused by telemetry.allow (acl:denied) "
+			"is not decoded, so it is never malformed");
 		r->disabled = true;
 	}
 	if (ret == 0 && r->action == RULE_ACTION_PASS && r->priority != RULE_PRIO_NONE) {

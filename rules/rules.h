@@ -149,6 +149,13 @@ enum rule_valid {
 	RULE_VALID_ANY,	 /**< every value, even invalid ones (a NaN still compares false) */
 };
 
+/* Which senders a rule is about (`acl`): see rule_input.acl_denied. */
+enum rule_acl {
+	RULE_ACL_ANY = 0, /**< default: allowed and refused senders alike */
+	RULE_ACL_DENIED,  /**< `acl:denied`: only datagrams from outside telemetry.allow */
+	RULE_ACL_ALLOWED, /**< `acl:allowed`: only datagrams from allowed senders */
+};
+
 /* Which part of PV1-3 (PointOfCare^Room^Bed^Facility) `location` matches. */
 enum rule_loc_part {
 	RULE_LOC_NONE = 0,
@@ -191,6 +198,7 @@ struct rule {
 	bool bidirectional; /**< `<>` rather than `->` */
 	bool latch;
 	bool malformed;	       /**< `malformed`: only datagrams whose telemetry did not decode */
+	uint8_t acl;	       /**< enum rule_acl */
 	bool disabled;	       /**< can never fire (a warning said why); never evaluated */
 	const char *msg;       /**< unescaped; "" when not given */
 	const char *metadata;  /**< as written, or NULL */
@@ -403,6 +411,7 @@ struct rule_input {
 	uint32_t dsize; /**< the datagram's UDP payload length */
 	bool first; /**< first message of its datagram: header-only rules fire once per datagram */
 	bool malformed;		/**< the datagram held telemetry that did not decode */
+	bool acl_denied;	/**< the sender is outside telemetry.allow: nothing was decoded */
 	char loc_sep;		/**< component separator of the location texts (HL7: MSH-2[0]) */
 	const uint8_t *payload; /**< what content and pcre scan: the message or frame */
 	size_t len;
@@ -463,6 +472,7 @@ unsigned rule_eval(const struct rule_set *set, struct rule_scratch *s, const str
 	X(dport, "destination port not in the rule's set")                   \
 	X(dsize, "datagram size fails dsize")                                \
 	X(malformed, "the datagram decoded (the rule wants malformed ones)") \
+	X(acl, "sender allowed or refused, not as the rule's acl: wants")    \
 	X(once, "header-only rule: fires on the datagram's first message")   \
 	X(pattern, "a content or pcre did not match")                        \
 	X(metric, "observation of another metric")                           \

@@ -146,8 +146,8 @@ fi
 
 run net check "$network"
 expect_rc net 0 "check network.rules"
-has net out '^rules +4 \(alert 4, log 0, pass 0\), 0 disabled$' "network.rules: 4 rules"
-has net out '^priorities +high 0, medium 2, low 2, none 0$' "network.rules: priorities"
+has net out '^rules +5 \(alert 5, log 0, pass 0\), 0 disabled$' "network.rules: 5 rules"
+has net out '^priorities +high 0, medium 3, low 2, none 0$' "network.rules: priorities"
 
 run both check --json "$clinical" "$network"
 expect_rc both 0 "check --json both files"
@@ -155,9 +155,9 @@ json_ok both "check --json"
 pycheck both "check --json: counts of both files" '
 o = msgs[0]
 check(o["valid"] is True, "valid")
-check(o["rules"] == 38, "38 rules, got %r" % o["rules"])
-check(o["by_action"] == {"alert": 37, "log": 0, "pass": 1}, repr(o["by_action"]))
-check(o["by_priority"]["high"] == 14 and o["by_priority"]["medium"] == 19, repr(o["by_priority"]))
+check(o["rules"] == 39, "39 rules, got %r" % o["rules"])
+check(o["by_action"] == {"alert": 38, "log": 0, "pass": 1}, repr(o["by_action"]))
+check(o["by_priority"]["high"] == 14 and o["by_priority"]["medium"] == 20, repr(o["by_priority"]))
 check(o["errors"] == 0 and o["diagnostics"] == [], repr(o["diagnostics"]))
 check(len(o["hash"]) == 64, "hash")
 check(o["cache"] == "off", "no cache without --cache-dir")
@@ -454,7 +454,7 @@ check(not any(bed(m) == 3 for sid in (1000001, 1000002) for m, o in hits(sid)), 
 # The quiet beds raise nothing; no network rule fires on this ward.
 quiet = [m['source'] for m in msgs if bed(m) >= 5 and sids_of(m)]
 check(quiet == [], 'hits on quiet beds: %r' % quiet[:5])
-for sid in (2000001, 2000002, 2000003, 2000004):
+for sid in (2000001, 2000002, 2000003, 2000004, 2000005):
     check(hits(sid) == [], 'network rule %d fired' % sid)
 "
 

@@ -1656,6 +1656,114 @@ out:
 	fx_free(&f);
 }
 
+/*
+ * acl: a datagram from a sender outside telemetry.allow is evaluated once,
+ * undecoded: first, acl_denied, no observations, the UDP payload as the
+ * bytes. `acl:denied` rules fire only on it, `acl:allowed` ones only on
+ * the others, rules without acl on both; eval and explain agree.
+ */
+static void
+test_acl(void)
+{
+	static const char text[] =
+		"alert udp any any -> any any (acl:denied; kind:technical; priority:medium; "
+		"sid:1;)\n"
+		"log udp any any -> any any (acl:allowed; sid:2;)\n"
+		"log udp any any -> any any (sid:3;)\n"
+		"log hl7 any any -> any any (acl:denied; content:\"MSH\"; sid:4;)\n"
+		"log hl7 any any -> any any (acl:allowed; content:\"MSH\"; sid:5;)\n"
+		"log hl7 any any -> any any (content:\"MSH\"; sid:6;)\n"
+		"alert hl7 any any -> any any (acl:allowed; metric:SPO2; value:<85; "
+		"priority:high; sid:7;)\n"
+		"alert hl7 any any -> any any (metric:SPO2; value:<85; priority:high; sid:8;)\n"
+		"log hl7 10.1.0.0/16 any -> any any (acl:denied; dsize:>10; sid:9;)\n"
+		"log hl7 any any -> any any (acl:allowed; malformed; sid:10;)\n";
+	struct rule_obs low = ob(SPO2, PERCENT, 80, 0);
+	struct rule_input in = hl7("MSH|^~\\&|MON01");
+	struct one_why w;
+	struct fx f;
+
+	if (!FX_LOAD(&f, text))
+		goto out;
+	CU_ASSERT_EQUAL(rule_of(f.set, 1)->pub.acl, RULE_ACL_DENIED);
+	CU_ASSERT_EQUAL(rule_of(f.set, 2)->pub.acl, RULE_ACL_ALLOWED);
+	CU_ASSERT_EQUAL(rule_of(f.set, 3)->pub.acl, RULE_ACL_ANY);
+
+	/* An allowed sender's message with a low SpO2. */
+	in.obs = &low;
+	in.n_obs = 1;
+	CU_ASSERT_STRING_EQUAL(eval_both(&f, &in), "2 3 5 6 7@0 8@0");
+	w = explain_one(&f, &in, 1, RULE_HIT_MSG);
+	CU_ASSERT_EQUAL(w.why, RULE_WHY_acl);
+	CU_ASSERT_STRING_EQUAL(w.detail, "the sender is in telemetry.allow (acl:denied)");
+	w = explain_one(&f, &in, 4, RULE_HIT_MSG);
+	CU_ASSERT_EQUAL(w.why, RULE_WHY_acl);
+	w = explain_one(&f, &in, 9, RULE_HIT_MSG);
+	CU_ASSERT_EQUAL(w.why, RULE_WHY_acl);
+	/* Not the datagram's first message: only the pattern rules. */
+	in.first = false;
+	CU_ASSERT_STRING_EQUAL(eval_both(&f, &in), "5 6 7@0 8@0");
+
+	/* The same bytes from a refused sender: the datagram's one evaluation. */
+	in = hl7("MSH|^~\\&|MON01");
+	in.acl_denied = true;
+	CU_ASSERT_STRING_EQUAL(eval_both(&f, &in), "1 3 4 6 9");
+	w = explain_one(&f, &in, 2, RULE_HIT_MSG);
+	CU_ASSERT_EQUAL(w.why, RULE_WHY_acl);
+	CU_ASSERT_STRING_EQUAL(w.detail, "the sender is outside telemetry.allow (acl:allowed)");
+	w = explain_one(&f, &in, 5, RULE_HIT_MSG);
+	CU_ASSERT_EQUAL(w.why, RULE_WHY_acl);
+	w = explain_one(&f, &in, 1, RULE_HIT_MSG);
+	CU_ASSERT_EQUAL(w.why, RULE_WHY_match);
+
+	/* The header and dsize still decide for acl:denied rules. */
+	in.src[1] = 2; /* 10.2.2.3: outside sid 9's 10.1.0.0/16 */
+	CU_ASSERT_STRING_EQUAL(eval_both(&f, &in), "1 3 4 6");
+	w = explain_one(&f, &in, 9, RULE_HIT_MSG);
+	CU_ASSERT_EQUAL(w.why, RULE_WHY_src);
+	in = hl7("MSH|");
+	in.acl_denied = true;
+	CU_ASSERT_STRING_EQUAL(eval_both(&f, &in), "1 3 4 6");
+	w = explain_one(&f, &in, 9, RULE_HIT_MSG);
+	CU_ASSERT_EQUAL(w.why, RULE_WHY_dsize);
+	/* An empty payload: no scan, the header-only rules still fire. */
+	in = hl7("");
+	in.acl_denied = true;
+	CU_ASSERT_STRING_EQUAL(eval_both(&f, &in), "1 3");
+
+	/* An allowed sender's malformed datagram: acl:allowed malformed fires. */
+	in = hl7("MSH|");
+	in.malformed = true;
+	CU_ASSERT_STRING_EQUAL(eval_both(&f, &in), "2 3 5 6 10");
+	in.acl_denied = true; /* never made by the worker; the verdicts still hold */
+	in.malformed = false;
+	w = explain_one(&f, &in, 10, RULE_HIT_MSG);
+	CU_ASSERT_EQUAL(w.why, RULE_WHY_malformed);
+out:
+	fx_free(&f);
+}
+
+/* A rule's acl is part of the set's version. */
+static void
+test_acl_hash(void)
+{
+	static const char any[] = "log udp any any -> any any (sid:1;)\n";
+	static const char denied[] = "log udp any any -> any any (acl:denied; sid:1;)\n";
+	static const char allowed[] = "log udp any any -> any any (acl:allowed; sid:1;)\n";
+	/* re-spaced outside quotes: the same version */
+	static const char denied2[] = "log  udp any any -> any any (acl:denied;   sid:1;)\n";
+	char ha[65], hd[65], hl[65], hd2[65];
+
+	hash_of(any, NULL, 0, ha);
+	hash_of(denied, NULL, 0, hd);
+	hash_of(allowed, NULL, 0, hl);
+	hash_of(denied2, NULL, 0, hd2);
+	CU_ASSERT_STRING_NOT_EQUAL(ha, hd);
+	CU_ASSERT_STRING_NOT_EQUAL(ha, hl);
+	CU_ASSERT_STRING_NOT_EQUAL(hd, hl);
+	CU_ASSERT_STRING_EQUAL(hd, hd2);
+}
+
 /* ---------------------------------------------------------------------------
  * Patterns
  * ------------------------------------------------------------------------- */
@@ -2099,6 +2207,7 @@ vigil_test_register(void)
 		{"metric index: by code, rules ascending", test_metric_index},
 		{"sid lookup, with and without the index", test_sid_lookup},
 		{"hash: whitespace-blind, content-sensitive", test_hash},
+		{"hash: a rule's acl", test_acl_hash},
 		{"Hyperscan's refusal mapped to file:line:col", test_compile_error_mapping},
 		{"disabled rules: not compiled, not evaluated", test_disabled_not_compiled},
 		{"no patterns: no database, no cache", test_no_patterns_no_database},
@@ -2122,6 +2231,7 @@ vigil_test_register(void)
 		{"header: ports", test_ports},
 		{"header: bidirectional", test_bidirectional},
 		{"header-only rules: first message; malformed", test_first_and_malformed},
+		{"acl: denied, allowed, neither", test_acl},
 		{"identical patterns compiled once, matched for all", test_shared_patterns},
 		{"content: nocase, offset, depth at the boundaries", test_content},
 		{"pcre flags", test_pcre},

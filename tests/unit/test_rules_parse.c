@@ -338,6 +338,7 @@ test_full_rule(void)
 	CU_ASSERT_FALSE(r->bidirectional);
 	CU_ASSERT_FALSE(r->latch);
 	CU_ASSERT_FALSE(r->malformed);
+	CU_ASSERT_EQUAL(r->acl, RULE_ACL_ANY);
 	CU_ASSERT_FALSE(r->disabled);
 	CU_ASSERT_STRING_EQUAL(r->msg, "SpO2 below 85%");
 	CU_ASSERT_PTR_NULL(r->metadata);
@@ -911,6 +912,66 @@ test_flags_and_valid(void)
 		     "unknown valid value \"tset\"; expected only, test or any; did you mean "
 		     "\"test\"?");
 	EXPECT_ERROR(H "valid:@all; sid:1;)", "unknown valid value \"all\"");
+}
+
+/* acl:denied, acl:allowed; nothing else, once, with a value. */
+static void
+test_acl(void)
+{
+	struct loaded l;
+	const struct rule *r;
+
+	r = LOAD_ONE("alert udp any any -> any any (acl:denied; kind:technical; priority:medium; "
+		     "sid:1;)",
+		     &l);
+	if (r != NULL) {
+		CU_ASSERT_EQUAL(r->acl, RULE_ACL_DENIED);
+		CU_ASSERT_FALSE(r->disabled);
+	}
+	unload(&l);
+	r = LOAD_ONE(H "acl: allowed ; content:\"ORU\"; priority:low; sid:1;)", &l);
+	if (r != NULL)
+		CU_ASSERT_EQUAL(r->acl, RULE_ACL_ALLOWED);
+	unload(&l);
+	/* with a metric: only allowed senders' observations (the default sees both) */
+	r = LOAD_ONE(H "acl:allowed; metric:SPO2; value:<85; priority:high; sid:1;)", &l);
+	if (r != NULL) {
+		CU_ASSERT_EQUAL(r->acl, RULE_ACL_ALLOWED);
+		CU_ASSERT_FALSE(r->disabled);
+	}
+	unload(&l);
+	r = LOAD_ONE(H "priority:low; sid:1;)", &l);
+	if (r != NULL)
+		CU_ASSERT_EQUAL(r->acl, RULE_ACL_ANY);
+	unload(&l);
+
+	EXPECT_ERROR(H "acl:@denyed; sid:1;)",
+		     "unknown acl value \"denyed\"; expected denied or allowed; did you mean "
+		     "\"denied\"?");
+	EXPECT_ERROR(H "acl:@alowed; sid:1;)", "did you mean \"allowed\"?");
+	EXPECT_ERROR(H "acl:@any; sid:1;)",
+		     "unknown acl value \"any\"; expected denied or allowed");
+	EXPECT_ERROR(H "acl:@Denied; sid:1;)", "unknown acl value \"Denied\"");
+	EXPECT_ERROR(H "acl:@denied,allowed; sid:1;)", "unknown acl value \"denied,allowed\"");
+	EXPECT_ERROR(H "@acl; sid:1;)", "\"acl\" needs a value");
+	EXPECT_ERROR(H "acl:@; sid:1;)", "\"acl\" needs a value");
+	EXPECT_ERROR(H "acl:denied; @acl:allowed; sid:1;)", "\"acl\" is given twice");
+	EXPECT_ERROR(H "@alc:denied; sid:1;)", "unknown keyword \"alc\"; did you mean \"acl\"?");
+
+	/* A refused datagram is not decoded: with a metric or malformed it never fires. */
+	EXPECT_WARNING(H "acl:denied; @metric:SPO2; priority:low; sid:1;)",
+		       "rule can never fire: a datagram refused by telemetry.allow (acl:denied) is "
+		       "not decoded, so it has no observations",
+		       true);
+	EXPECT_WARNING(H "acl:denied; @malformed; priority:low; sid:1;)",
+		       "rule can never fire: a datagram refused by telemetry.allow (acl:denied) is "
+		       "not decoded, so it is never malformed",
+		       true);
+	/* allowed with malformed is fine: an allowed sender's bad datagram */
+	r = LOAD_ONE(H "acl:allowed; malformed; priority:low; sid:1;)", &l);
+	if (r != NULL)
+		CU_ASSERT_FALSE(r->disabled);
+	unload(&l);
 }
 
 static void
@@ -1722,6 +1783,7 @@ vigil_test_register(void)
 		{"location", test_location},
 		{"durations", test_durations},
 		{"latch malformed valid", test_flags_and_valid},
+		{"acl", test_acl},
 		{"threshold", test_threshold},
 		{"threshold errors", test_threshold_errors},
 		{"escalate", test_escalate},
