@@ -13,10 +13,10 @@
  * (defaults, or whatever an earlier load put there), so it is always safe to
  * use or to cp_config_free.
  *
- * A key that is given replaces its value whole: `eal:`, `ports:` and the
- * telemetry port lists are never merged with what was there before. A key
- * given with no value at all (`ports:` followed only by comments) is taken as
- * an empty list or an empty mapping.
+ * A key that is given replaces its value whole: `eal:`, `ports:`, the
+ * telemetry port lists and telemetry.allow are never merged with what was
+ * there before. A key given with no value at all (`ports:` followed only by
+ * comments) is taken as an empty list or an empty mapping.
  */
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -49,6 +49,9 @@ static const char *const default_eal[] = {"--no-pci", "--no-huge", "--no-shconf"
 #define STATS_INTERVAL_MAX 86400
 #define VTP_DEVICES_MIN 16
 #define VTP_DEVICES_MAX (1u << 24)
+#define REGISTRY_DEVICES_MIN 1
+#define REGISTRY_DEVICES_MAX (1u << 22)
+#define RING_MIN 64		   /* events per ring; DP_RING_MAX above */
 #define CONFIG_FILE_MAX (1u << 20) /* a config file is small; this catches /dev/zero */
 
 #define KEY_PATH_LEN 96	   /* "ports[7].addresses[16]" and the like */
@@ -82,6 +85,11 @@ cp_config_defaults(struct cp_config *c)
 	c->promiscuous = true;
 	c->stats_interval = 0;
 	c->rules_max_errors = RULE_MAX_ERRORS_DEFAULT;
+	c->n_allow = 0;
+	c->allow = NULL; /* every sender allowed */
+	c->registry_devices = DP_REGISTRY_DEVICES_DEFAULT;
+	c->alarm_ring = DP_ALARM_RING_DEFAULT;
+	c->telemetry_ring = DP_TELEMETRY_RING_DEFAULT;
 	return 0;
 }
 
@@ -109,6 +117,7 @@ cp_config_free(struct cp_config *c)
 		free(c->rule_var[i].value);
 	}
 	free(c->rules_cache_dir);
+	free(c->allow);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -126,6 +135,7 @@ config_copy(struct cp_config *dst, const struct cp_config *src)
 	memset(dst->rule_files, 0, sizeof(dst->rule_files));
 	memset(dst->rule_var, 0, sizeof(dst->rule_var));
 	dst->rules_cache_dir = NULL;
+	dst->allow = NULL;
 
 	if (src->path != NULL && (dst->path = strdup(src->path)) == NULL)
 		goto nomem;
@@ -145,6 +155,12 @@ config_copy(struct cp_config *dst, const struct cp_config *src)
 	if (src->rules_cache_dir != NULL &&
 	    (dst->rules_cache_dir = strdup(src->rules_cache_dir)) == NULL)
 		goto nomem;
+	if (src->n_allow > 0) {
+		dst->allow = malloc(src->n_allow * sizeof(*dst->allow));
+		if (dst->allow == NULL)
+			goto nomem;
+		memcpy(dst->allow, src->allow, src->n_allow * sizeof(*dst->allow));
+	}
 	return 0;
 nomem:
 	cp_config_free(dst);
@@ -804,11 +820,89 @@ parse_vtp_devices(struct loader *ld, const yaml_node_t *value, const char *path,
 	return rc;
 }
 
+/*
+ * Why @p text is not a network, in the words of an error message: host
+ * bits (with the network meant), a prefix out of range, or not an address.
+ */
+static int
+bad_network(struct loader *ld, const yaml_node_t *node, const char *path, const char *text,
+	    const struct dp_acl_net *meant)
+{
+	char value[SHOWN_VALUE_LEN], addr[INET6_ADDRSTRLEN], host[SHOWN_VALUE_LEN];
+	const char *slash = strchr(text, '/');
+	struct dp_acl_net n;
+
+	if (meant->ip_version != 0 && inet_ntop(meant->ip_version == 4 ? AF_INET : AF_INET6,
+						meant->addr, addr, sizeof(addr)) != NULL)
+		return node_error(ld, node, path, "%s has host bits set: did you mean %s/%u?",
+				  shown(node, value), addr, meant->prefix);
+	/* The address alone is good: the prefix is what is wrong. */
+	if (slash != NULL && (size_t)(slash - text) < sizeof(host)) {
+		memcpy(host, text, (size_t)(slash - text));
+		host[slash - text] = '\0';
+		if (dp_acl_net_parse(host, &n) == 0)
+			return node_error(ld, node, path,
+					  "'%s': the prefix must be a number from 0 to %u",
+					  shown(node, value), n.ip_version == 4 ? 32 : 128);
+	}
+	return node_error(ld, node, path,
+			  "'%s' is not a network (an IPv4 or IPv6 address, with /PREFIX for "
+			  "more than one host)",
+			  shown(node, value));
+}
+
+/* telemetry.allow: the senders' networks; none at all lets every sender in. */
+static int
+parse_allow(struct loader *ld, const yaml_node_t *value, const char *path, void *target)
+{
+	struct cp_config *c = target;
+	struct dp_acl_net *nets = NULL;
+	char item[KEY_PATH_LEN];
+	yaml_node_item_t *items;
+	size_t n, i;
+	int rc;
+
+	rc = get_list(ld, value, path, &items, &n);
+	if (rc < 0)
+		return rc;
+	if (n > DP_ACL_MAX) {
+		item_path(item, path, DP_ACL_MAX);
+		return node_error(ld, yaml_document_get_node(ld->doc, items[DP_ACL_MAX]), item,
+				  "more than %d networks", DP_ACL_MAX);
+	}
+	if (n > 0) {
+		nets = calloc(n, sizeof(*nets));
+		if (nets == NULL)
+			return -ENOMEM;
+	}
+	for (i = 0; i < n; i++) {
+		const yaml_node_t *node = yaml_document_get_node(ld->doc, items[i]);
+		const char *s;
+
+		item_path(item, path, i);
+		rc = get_scalar(ld, node, item, "a network (10.20.0.0/16, fd00::/8, 10.1.2.3)", &s);
+		if (rc < 0)
+			goto out;
+		if (dp_acl_net_parse(s, &nets[i]) < 0) {
+			rc = bad_network(ld, node, item, s, &nets[i]);
+			goto out;
+		}
+	}
+	free(c->allow);
+	c->allow = nets;
+	c->n_allow = (unsigned)n;
+	nets = NULL;
+out:
+	free(nets);
+	return rc;
+}
+
 static const struct key_def telemetry_keys[] = {
 	{"hl7_ports", parse_hl7_ports},
 	{"vtp_ports", parse_vtp_ports},
 	{"udp_checksum", parse_udp_checksum},
 	{"vtp_devices", parse_vtp_devices},
+	{"allow", parse_allow},
 };
 #define TELEMETRY_KEY_HL7 0
 #define TELEMETRY_KEY_VTP 1
@@ -912,6 +1006,75 @@ parse_mempool(struct loader *ld, const yaml_node_t *value, const char *path, voi
 				  c->mbufs, c->mbuf_cache, c->mbuf_cache * 3 / 2);
 	}
 	return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* registry, events                                                          */
+/* ------------------------------------------------------------------------ */
+
+static int
+parse_registry_devices(struct loader *ld, const yaml_node_t *value, const char *path, void *target)
+{
+	struct cp_config *c = target;
+	unsigned long v;
+	int rc;
+
+	rc = get_number(ld, value, path, REGISTRY_DEVICES_MIN, REGISTRY_DEVICES_MAX, NULL, &v);
+	if (rc == 0)
+		c->registry_devices = (unsigned)v;
+	return rc;
+}
+
+static const struct key_def registry_keys[] = {
+	{"devices", parse_registry_devices},
+};
+
+static int
+parse_registry(struct loader *ld, const yaml_node_t *value, const char *path, void *target)
+{
+	const yaml_node_t *values[MAX_KEYS];
+
+	return walk_mapping(ld, value, path, registry_keys,
+			    sizeof(registry_keys) / sizeof(registry_keys[0]), target, values);
+}
+
+/* A ring size; the data plane rounds it up to a power of two. */
+static int
+get_ring(struct loader *ld, const yaml_node_t *value, const char *path, unsigned *out)
+{
+	unsigned long v;
+	int rc;
+
+	rc = get_number(ld, value, path, RING_MIN, DP_RING_MAX, NULL, &v);
+	if (rc == 0)
+		*out = (unsigned)v;
+	return rc;
+}
+
+static int
+parse_alarm_ring(struct loader *ld, const yaml_node_t *value, const char *path, void *target)
+{
+	return get_ring(ld, value, path, &((struct cp_config *)target)->alarm_ring);
+}
+
+static int
+parse_telemetry_ring(struct loader *ld, const yaml_node_t *value, const char *path, void *target)
+{
+	return get_ring(ld, value, path, &((struct cp_config *)target)->telemetry_ring);
+}
+
+static const struct key_def events_keys[] = {
+	{"alarm_ring", parse_alarm_ring},
+	{"telemetry_ring", parse_telemetry_ring},
+};
+
+static int
+parse_events(struct loader *ld, const yaml_node_t *value, const char *path, void *target)
+{
+	const yaml_node_t *values[MAX_KEYS];
+
+	return walk_mapping(ld, value, path, events_keys,
+			    sizeof(events_keys) / sizeof(events_keys[0]), target, values);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1126,6 +1289,8 @@ static const struct key_def top_keys[] = {
 	{"promiscuous", parse_promiscuous},
 	{"stats_interval", parse_stats_interval},
 	{"rules", parse_rules},
+	{"registry", parse_registry},
+	{"events", parse_events},
 };
 
 static int
@@ -1388,6 +1553,17 @@ cp_config_to_dp(const struct cp_config *c, struct dp_conf *dp)
 	dp->tx_desc = c->tx_desc;
 	dp->promiscuous = c->promiscuous;
 	dp->vtp_devices = c->vtp_devices;
+	dp->registry_devices = c->registry_devices;
+	dp->events = true;
+	dp->alarm_ring = c->alarm_ring;
+	dp->telemetry_ring = c->telemetry_ring;
+	/* dp->acl stays NULL: the caller builds it with cp_config_acl. */
+}
+
+int
+cp_config_acl(const struct cp_config *c, struct dp_acl **out)
+{
+	return dp_acl_new(c->allow, c->n_allow, out);
 }
 
 static bool
@@ -1548,6 +1724,15 @@ cp_config_print(const struct cp_config *c, FILE *out)
 	print_udp_ports(out, "vtp_ports", c->vtp_ports, c->n_vtp_ports);
 	fprintf(out, "  udp_checksum: %s\n", c->udp_checksum ? "true" : "false");
 	fprintf(out, "  vtp_devices: %u\n", c->vtp_devices);
+	fputs("  allow: [", out);
+	for (i = 0; i < c->n_allow; i++) {
+		const struct dp_acl_net *n = &c->allow[i];
+
+		if (inet_ntop(n->ip_version == 4 ? AF_INET : AF_INET6, n->addr, addr,
+			      sizeof(addr)) != NULL)
+			fprintf(out, "%s\"%s/%u\"", i > 0 ? ", " : "", addr, n->prefix);
+	}
+	fputs("]\n", out);
 	fputs("mempool:\n", out);
 	fprintf(out, "  mbufs: %u\n", c->mbufs);
 	fprintf(out, "  cache: %u\n", c->mbuf_cache);
@@ -1576,4 +1761,9 @@ cp_config_print(const struct cp_config *c, FILE *out)
 		fputs("  cache_dir: null\n", out);
 	}
 	fprintf(out, "  max_errors: %u\n", c->rules_max_errors);
+	fputs("registry:\n", out);
+	fprintf(out, "  devices: %u\n", c->registry_devices);
+	fputs("events:\n", out);
+	fprintf(out, "  alarm_ring: %u\n", c->alarm_ring);
+	fprintf(out, "  telemetry_ring: %u\n", c->telemetry_ring);
 }

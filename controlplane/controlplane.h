@@ -1,10 +1,12 @@
 /*
  * controlplane.h - the public interface of vigil's control plane.
  *
- * The control plane is vigild's main lcore: it reads the configuration,
- * builds the EAL arguments, checks the platform, starts the data plane and
- * reports on it. Later it also consumes events, runs the alarm manager and
- * serves vigilctl. This header holds what the tools and the tests use.
+ * The control plane is vigild's main lcore and the threads beside it: it
+ * reads the configuration, builds the EAL arguments, checks the platform,
+ * starts the data plane, consumes the workers' events (consumer.c),
+ * reloads rules and the sender ACL behind RCU (reload.c) and reports on it
+ * all (report.c). Later it also runs the alarm manager and serves
+ * vigilctl. This header holds what vigild, the tools and the tests use.
  */
 #ifndef VIGIL_CONTROLPLANE_H
 #define VIGIL_CONTROLPLANE_H
@@ -62,6 +64,11 @@ struct cp_config {
 	struct cp_rule_var rule_var[CP_MAX_RULE_VARS];
 	char *rules_cache_dir;	   /**< NULL: no cache */
 	unsigned rules_max_errors; /**< default RULE_MAX_ERRORS_DEFAULT */
+	unsigned n_allow;
+	struct dp_acl_net *allow;  /**< telemetry.allow (owned); none: every sender allowed */
+	unsigned registry_devices; /**< registry.devices (default 16384) */
+	unsigned alarm_ring;	   /**< events.alarm_ring (default 16384) */
+	unsigned telemetry_ring;   /**< events.telemetry_ring (default 65536) */
 };
 
 /** Fill @p c with the defaults (no ports). Return 0 or -ENOMEM. */
@@ -121,33 +128,175 @@ void cp_config_rule_opts(const struct cp_config *c, struct rule_load_opts *opts,
 /** Print every key with its value, in vigil.yaml form (for --print-config). */
 void cp_config_print(const struct cp_config *c, FILE *out);
 
+/**
+ * The sender ACL of the configuration (telemetry.allow), built for
+ * dp_acl_publish or dp_conf.acl.
+ * @return 0, -ENOMEM.
+ */
+int cp_config_acl(const struct cp_config *c, struct dp_acl **out);
+
 /* ------------------------------------------------------------------------ */
-/* Rule hits (report.c)                                                      */
+/* The event consumer (consumer.c)                                           */
 /* ------------------------------------------------------------------------ */
 
-/**
- * Hits per rule, counted on the workers: each worker writes only its own
- * row (single-writer relaxed atomics, rows 64-byte aligned), the main lcore
- * sums them for the report. Until the event path exists this is where rule
- * hits end up; it is also how the tests see that rules fired.
+/*
+ * Drains every worker's rings on a control-plane thread: all ALARM lanes
+ * first, then TELEMETRY in bounded batches, looking at the ALARM lanes again
+ * between batches, so an alarm never waits behind observations. When a
+ * worker's alarm_lost counter has grown and its ALARM lane is empty again,
+ * the consumer raises a DP_EV_TECH event (DP_TECH_EVENT_LOSS, value = the
+ * events lost since the last one) through on_alarm.
  */
-struct cp_rule_hits {
-	const struct rule_set *rules;
-	unsigned n_workers;
-	unsigned stride; /**< counters per worker row, a multiple of 8 */
-	_Atomic uint64_t *count;
+struct cp_event_hooks {
+	/** Each ALARM event (rule hit, device alarm, technical), in lane order. */
+	void (*on_alarm)(void *arg, const struct dp_event *ev);
+	/** A batch of TELEMETRY events. */
+	void (*on_telemetry)(void *arg, const struct dp_event *ev, unsigned n);
+	void *arg;
 };
 
-/** @return 0, or -ENOMEM. */
-int cp_rule_hits_init(struct cp_rule_hits *h, const struct rule_set *rules, unsigned n_workers);
-void cp_rule_hits_free(struct cp_rule_hits *h);
+#define CP_CONSUMER_COUNTERS(X)                                                                  \
+	X(alarm_events, "ALARM events taken from the workers' rings")                            \
+	X(telemetry_events, "TELEMETRY events taken from the workers' rings")                    \
+	X(loss_alarms, "technical alarms raised for ALARM events lost on a full ring")           \
+	X(alarm_first, "ALARM checks between TELEMETRY batches that found events (taken first)") \
+	X(passes, "passes over the rings")                                                       \
+	X(idle_passes, "passes that found nothing (the consumer then sleeps briefly)")
 
-/** A dp_hits_fn; @p arg is the struct cp_rule_hits. */
-void cp_rule_hits_count(void *arg, unsigned worker, const struct dp_decoded *d,
-			const struct rule_input *in, const struct rule_hit *hits, unsigned n);
+#define CP_X_ENUM_CONS(name, desc) CP_CONS_##name,
+enum cp_consumer_counter { CP_CONSUMER_COUNTERS(CP_X_ENUM_CONS) CP_CONS__COUNT };
+#undef CP_X_ENUM_CONS
 
-/** Hits of the rule at @p index, all workers summed. */
-uint64_t cp_rule_hits_of(const struct cp_rule_hits *h, unsigned index);
+const char *cp_consumer_counter_name(enum cp_consumer_counter c);
+const char *cp_consumer_counter_desc(enum cp_consumer_counter c);
+
+struct cp_consumer;
+
+/**
+ * A consumer over @p n_workers lanes (lanes[w] for worker w; stats[w] is
+ * that worker's counters, read for alarm_lost; @p stats NULL: no loss
+ * check). @p hooks may be NULL or have NULL members (then the events are
+ * only counted).
+ * @return 0, -EINVAL, -ENOMEM.
+ */
+int cp_consumer_new(struct dp_lanes *const *lanes, const struct dp_stats *const *stats,
+		    unsigned n_workers, const struct cp_event_hooks *hooks,
+		    struct cp_consumer **out);
+
+/** The same over a started plane's workers. */
+int cp_consumer_of_plane(struct dp_plane *dp, const struct cp_event_hooks *hooks,
+			 struct cp_consumer **out);
+
+/**
+ * One pass on the calling thread: every ALARM lane until empty, then up to
+ * @p telemetry_budget TELEMETRY events (ALARM lanes checked between
+ * batches), then the loss check. @return events taken.
+ */
+unsigned cp_consumer_pass(struct cp_consumer *c, unsigned telemetry_budget);
+
+/**
+ * Run passes on a thread of its own (sleeping 100 us when idle; it inherits
+ * the calling thread's CPU affinity). @return 0, -EALREADY, or pthread's -errno.
+ */
+int cp_consumer_start(struct cp_consumer *c);
+
+/**
+ * Stop the thread (if started), then drain what is left in every ring
+ * (call after dp_stop, so nothing is left behind).
+ */
+void cp_consumer_stop(struct cp_consumer *c);
+void cp_consumer_free(struct cp_consumer *c);
+
+/** The consumer's counters (relaxed reads; it is their only writer). */
+void cp_consumer_counters(const struct cp_consumer *c, uint64_t out[CP_CONS__COUNT]);
+
+/* ------------------------------------------------------------------------ */
+/* Rule reload (reload.c)                                                    */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * A reload reads the configuration file again (rules.* and telemetry.allow;
+ * other keys take effect at the next start), loads the rules aside, makes a
+ * new bundle, publishes it and the ACL with one pointer exchange each, and
+ * frees the old ones after a grace period. One at a time: a second request
+ * while one runs is refused with -EBUSY. A ruleset with an error is
+ * refused with every error, and the running one stays in force.
+ */
+struct cp_reload_result {
+	int rc;		   /**< 0, or the negative errno (-EINVAL: errors in the rules or config) */
+	uint64_t version;  /**< the version in force afterwards */
+	unsigned n_rules;  /**< rules of the version in force */
+	unsigned n_errors; /**< errors of the refused ruleset */
+	unsigned n_warnings;
+	double compile_ms; /**< rule_set_load of the new set */
+	double publish_ms; /**< from the pointer exchange to the end of the grace period */
+	double total_ms;
+	char hash[65]; /**< of the ruleset in force */
+	char *diags;   /**< every error and warning, as rule_diags_print writes them; owned */
+};
+
+void cp_reload_result_free(struct cp_reload_result *r);
+
+/**
+ * Print it: "vigild: reload: ruleset version 3 in force: 38 rules, compiled
+ * in 4.1 ms, published in 0.2 ms (hash ...)", or "vigild: reload refused:
+ * 2 errors; version 2 stays in force" followed by every diagnostic, or, for
+ * -EBUSY, that the request was not carried out.
+ */
+void cp_reload_result_print(const struct cp_reload_result *r, FILE *out);
+
+/**
+ * The same as one JSON line, {"reload": {"ok", "rc", "error" (on failure),
+ * "version", "rules", "errors", "warnings", "compile_ms", "publish_ms",
+ * "total_ms", "hash", "diagnostics"}}, for scripts.
+ * @return 0, -ENOMEM, or the negative errno of the failed write.
+ */
+int cp_reload_result_print_json(const struct cp_reload_result *r, FILE *out);
+
+struct cp_reloader;
+
+/**
+ * Each reload builds the configuration as vigild did at start-up: the
+ * defaults, @p config_path over them (if not NULL), then @p rule_files
+ * (the --rules option) in place of rules.files when @p n_rule_files > 0.
+ * The strings are copied. @p dp is the running plane; the version of its
+ * current bundle (1 at start-up; 0 without one) is where the numbering goes
+ * on from.
+ * @return 0, -EINVAL (@p dp NULL, more than CP_MAX_RULE_FILES), -ENOMEM.
+ */
+int cp_reloader_new(struct dp_plane *dp, const char *config_path, const char *const *rule_files,
+		    unsigned n_rule_files, struct cp_reloader **out);
+/** Wait for a running threaded reload, then free. NULL is fine. */
+void cp_reloader_free(struct cp_reloader *r);
+
+/**
+ * Reload on the calling thread (a registered QSBR reader that is online is
+ * taken offline for the duration and put back online).
+ * @return result->rc; -EBUSY if one is running (then result->rc is -EBUSY
+ *         and the rest of @p result is zero: the caller, not being the
+ *         publisher, reads the version in force as an online reader if it
+ *         wants it).
+ */
+int cp_reload_run(struct cp_reloader *r, struct cp_reload_result *result);
+
+/**
+ * Start a reload on a thread of its own (not a QSBR reader; it blocks every
+ * signal). @return 0, -EBUSY if one is running, or pthread_create's -errno.
+ */
+int cp_reload_start(struct cp_reloader *r);
+
+/**
+ * A finished cp_reload_start's result, once: @return true and fills @p result
+ * (which then owns the diags string; cp_reload_result_free it). A result not
+ * polled before the next threaded reload ends is replaced by that one's.
+ */
+bool cp_reload_poll(struct cp_reloader *r, struct cp_reload_result *result);
+
+/** Wait until a reload started by cp_reload_start (if any) has finished. */
+void cp_reload_wait(struct cp_reloader *r);
+
+/** Good and refused reloads so far (a request refused as busy is neither). */
+void cp_reload_counts(const struct cp_reloader *r, uint64_t *good, uint64_t *refused);
 
 /* ------------------------------------------------------------------------ */
 /* Reports (report.c)                                                       */
@@ -161,10 +310,21 @@ struct cp_report {
 	struct dp_stats total;			/**< every worker summed */
 	struct dp_stats worker[DP_MAX_WORKERS]; /**< per worker */
 	struct dp_port_stats port[DP_MAX_PORTS];
-	const struct cp_rule_hits *hits; /**< set by the caller; NULL: no rules */
+	uint64_t worker_ruleset[DP_MAX_WORKERS]; /**< version each worker last evaluated with */
+	/* Set by the caller (cp_report_gather leaves them zero): */
+	/**
+	 * The bundle in force, or NULL: no rules. Its per-rule hits count from
+	 * the moment it was loaded. Read by the caller as an online QSBR reader
+	 * (or as the ruleset's publisher) and valid while the report is printed.
+	 */
+	const struct dp_ruleset *ruleset;
+	uint64_t consumer[CP_CONS__COUNT]; /**< the event consumer's counters (zero: none) */
+	unsigned registry_devices;	   /**< devices in the registry (dp_registry_count) */
+	uint64_t reloads_good;
+	uint64_t reloads_refused;
 };
 
-/** Gather the counters of a running or stopped data plane. */
+/** Gather the counters of a running or stopped data plane (no RCU read). */
 void cp_report_gather(struct dp_plane *dp, double elapsed_s, struct cp_report *r);
 
 /** Port-level frames lost before a worker saw them (imissed + ierrors + rx_nombuf). */
@@ -174,9 +334,11 @@ uint64_t cp_report_port_drops(const struct cp_report *r);
  * Print the report. Human form: a table of outcomes and non-zero drops.
  * JSON form: one object on one line with rx_packets, tx_packets, outcomes,
  * drops (every reason, port-level ones prefixed "port_"), the decoders' and
- * the rules' counters, workers and ports, and, with rules, "ruleset" (count
- * and hash) and "rule_hits" (each rule that fired: sid, rev, action,
- * priority, msg, hits).
+ * the rules' counters, "events" and "tables" (dp_stats.event and .table),
+ * "consumer", "registry" {devices}, "reloads" {good, refused}, workers and
+ * ports, and, with rules, "ruleset" (version, rules, hash, loaded) and
+ * "rule_hits" (each rule that fired since that version was loaded: sid,
+ * rev, action, priority, msg, hits).
  * @return 0, -ENOMEM, or the negative errno of the failed write (-ENOSPC, -EIO...).
  */
 int cp_report_print(const struct cp_report *r, bool json, FILE *out);

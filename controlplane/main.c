@@ -2,15 +2,24 @@
  * main.c - vigild, the appliance daemon.
  *
  * Reads vigil.yaml, turns it into EAL arguments, checks the platform (each
- * failure names its fix), starts the data plane on the worker lcores and
- * then runs the control plane on the main lcore: periodic counter reports,
- * the rules loaded before the EAL starts (a ruleset with an error stops
- * start-up with every error as FILE:LINE:COL; `vigil-rules check` is the
- * way to test a ruleset before deploying it),
- * and, with --pcap, the end-of-capture detection that makes
- * `vigild --pcap FILE` behave as `suricata -r` does. SIGINT and SIGTERM only
- * set an atomic flag; the workers finish their burst, the ports stop, the
- * final summary prints and vigild exits 0.
+ * failure names its fix), loads the rules before the EAL starts (a ruleset
+ * with an error stops start-up with every error as FILE:LINE:COL;
+ * `vigil-rules check` is the way to test a ruleset before deploying it),
+ * starts the data plane on the worker lcores with that ruleset as bundle
+ * version 1 and the sender ACL, starts the event consumer, and then runs
+ * the control plane on the main lcore: periodic counter reports, rule
+ * reloads, the device registry's reclamation, and, with --pcap, the
+ * end-of-capture detection that makes `vigild --pcap FILE` behave as
+ * `suricata -r` does.
+ *
+ * The main thread is a QSBR reader that stays offline except while it reads
+ * the bundle in force and the registry for a report, so that it never holds
+ * up a grace period. Signals only set atomic flags: SIGHUP asks for a
+ * reload, which runs on a thread of its own (one at a time; its result,
+ * success or refusal with every error, is printed when the main loop sees
+ * it, on stderr and with --json also as a {"reload": ...} line on stdout);
+ * SIGINT and SIGTERM stop the workers after their burst, the consumer
+ * drains what is left, the final summary prints and vigild exits 0.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -26,6 +35,7 @@
 #include <rte_eal.h>
 #include <rte_errno.h>
 #include <rte_version.h>
+#include <urcu/urcu-qsbr.h>
 
 #include "controlplane.h"
 
@@ -33,6 +43,7 @@
 #define PCAP_STALL_S 10.0 /* no progress for this long ends a --pcap run */
 
 static atomic_bool quit;
+static atomic_bool reload_requested;
 
 #define MAX_CLI_RULES 32
 
@@ -52,6 +63,22 @@ on_signal(int sig)
 	(void)sig;
 	atomic_store(&quit, true);
 }
+
+static void
+on_hup(int sig)
+{
+	(void)sig;
+	atomic_store(&reload_requested, true);
+}
+
+/* What the main loop runs and reports on. */
+struct vigild {
+	struct dp_plane *dp;
+	struct cp_consumer *consumer; /* NULL without events */
+	struct cp_reloader *reloader;
+	double start;
+	bool json;
+};
 
 static double
 now_s(void)
@@ -277,19 +304,86 @@ load_rules(const struct cp_config *cfg, struct rule_set **out)
 	return 0;
 }
 
+/*
+ * Print a report. The bundle in force and the registry are read as an
+ * online QSBR reader, and the report is written to memory meanwhile; the
+ * thread is offline again before anything reaches standard output, so a
+ * slow reader of vigild's output never holds up a grace period.
+ */
 static int
-report(struct dp_plane *dp, const struct cp_rule_hits *hits, double start, bool json)
+report(const struct vigild *v)
 {
 	static struct cp_report r; /* large; only the main lcore reports */
+	struct dp_registry *reg = dp_registry_of(v->dp);
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *mem;
 	int rc;
 
-	cp_report_gather(dp, now_s() - start, &r);
-	r.hits = hits;
-	rc = cp_report_print(&r, json, stdout);
+	cp_report_gather(v->dp, now_s() - v->start, &r);
+	if (v->consumer != NULL)
+		cp_consumer_counters(v->consumer, r.consumer);
+	if (v->reloader != NULL)
+		cp_reload_counts(v->reloader, &r.reloads_good, &r.reloads_refused);
+	mem = open_memstream(&buf, &len);
+	if (mem == NULL) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	urcu_qsbr_thread_online();
+	r.ruleset = dp_ruleset_current(v->dp);
+	r.registry_devices = reg != NULL ? dp_registry_count(reg) : 0;
+	rc = cp_report_print(&r, v->json, mem);
+	r.ruleset = NULL;
+	urcu_qsbr_thread_offline();
+	if (fclose(mem) != 0 && rc == 0)
+		rc = -ENOMEM;
+	if (rc != 0)
+		goto out;
+	errno = 0;
+	if (fwrite(buf, 1, len, stdout) != len || fflush(stdout) != 0)
+		rc = errno ? -errno : -EIO;
+out:
+	free(buf);
 	if (rc != 0)
 		fprintf(stderr, "vigild: writing the report to standard output failed: %s\n",
 			strerror(-rc));
 	return rc;
+}
+
+/* A reload's result: the line on stderr; with --json also one line on stdout. */
+static void
+reload_print(const struct vigild *v, const struct cp_reload_result *res)
+{
+	cp_reload_result_print(res, stderr);
+	if (v->json && cp_reload_result_print_json(res, stdout) != 0)
+		fprintf(stderr, "vigild: writing the reload result to standard output failed\n");
+}
+
+/* SIGHUP: start a reload, unless one is running (then say so). */
+static void
+reload_request(const struct vigild *v)
+{
+	struct cp_reload_result busy = {.rc = -EBUSY};
+	const struct dp_ruleset *rs;
+	int rc;
+
+	rc = cp_reload_start(v->reloader);
+	if (rc == 0)
+		return;
+	if (rc != -EBUSY) {
+		fprintf(stderr, "vigild: reload: could not start its thread: %s\n", strerror(-rc));
+		return;
+	}
+	urcu_qsbr_thread_online();
+	rs = dp_ruleset_current(v->dp);
+	if (rs != NULL) {
+		busy.version = rs->version;
+		busy.n_rules = rs->n_rules;
+		snprintf(busy.hash, sizeof(busy.hash), "%s", rule_set_info(rs->set)->hash);
+	}
+	urcu_qsbr_thread_offline();
+	reload_print(v, &busy);
 }
 
 /* True once every frame of the capture has an outcome or a port drop. */
@@ -307,12 +401,13 @@ pcap_done(struct dp_plane *dp, uint64_t expected, uint64_t *progress)
 }
 
 static int
-run(struct dp_plane *dp, const struct cp_rule_hits *hits, const struct options *o,
-    unsigned interval, uint64_t pcap_frames)
+run(struct vigild *v, const struct options *o, unsigned interval, uint64_t pcap_frames)
 {
-	double start = now_s(), last_report = start, last_progress_t = start;
+	double last_report = v->start, last_progress_t = v->start;
 	uint64_t progress = 0, last_progress = 0;
 	const struct timespec tick = {0, TICK_NS};
+	struct dp_registry *reg = dp_registry_of(v->dp);
+	struct cp_reload_result res;
 	int rc = 0;
 
 	while (!atomic_load(&quit)) {
@@ -320,8 +415,16 @@ run(struct dp_plane *dp, const struct cp_rule_hits *hits, const struct options *
 
 		nanosleep(&tick, NULL);
 		t = now_s();
+		if (atomic_exchange(&reload_requested, false))
+			reload_request(v);
+		if (cp_reload_poll(v->reloader, &res)) {
+			reload_print(v, &res);
+			cp_reload_result_free(&res);
+		}
+		if (reg != NULL)
+			dp_registry_reclaim(reg); /* offline here: it may wait for a grace period */
 		if (o->pcap) {
-			if (pcap_done(dp, pcap_frames, &progress))
+			if (pcap_done(v->dp, pcap_frames, &progress))
 				break;
 			if (progress != last_progress) {
 				last_progress = progress;
@@ -338,11 +441,21 @@ run(struct dp_plane *dp, const struct cp_rule_hits *hits, const struct options *
 		}
 		if (interval && t - last_report >= interval) {
 			last_report = t;
-			report(dp, hits, start, o->json);
+			report(v);
 		}
 	}
-	dp_stop(dp);
-	if (report(dp, hits, start, o->json) != 0 && rc == 0)
+	dp_stop(v->dp);
+	/* A reload still running finishes (its result is printed) before the summary. */
+	cp_reload_wait(v->reloader);
+	if (cp_reload_poll(v->reloader, &res)) {
+		reload_print(v, &res);
+		cp_reload_result_free(&res);
+	}
+	if (v->consumer != NULL)
+		cp_consumer_stop(v->consumer); /* drains what the workers left */
+	if (reg != NULL)
+		dp_registry_reclaim(reg);
+	if (report(v) != 0 && rc == 0)
 		rc = -EIO;
 	return rc;
 }
@@ -351,18 +464,24 @@ int
 main(int argc, char **argv)
 {
 	char err[512], scratch[256], *eal_argv[CP_MAX_EAL_ARGS + 2 * DP_MAX_PORTS + 4];
-	struct dp_plane *dp = NULL;
+	struct vigild v = {0};
 	struct rule_set *rules = NULL;
-	struct cp_rule_hits hits = {0};
+	struct dp_ruleset *bundle = NULL;
+	struct dp_acl *acl = NULL;
 	struct cp_config cfg;
 	struct dp_conf dconf;
 	struct options o;
+	struct sigaction sa = {0};
 	uint64_t pcap_frames = 0;
 	unsigned interval;
 	int eal_argc, rc, status = 1;
 
 	if (parse_args(argc, argv, &o) != 0)
 		return 2;
+	/* A SIGHUP during start-up is remembered, not fatal: the reload runs once started. */
+	sa.sa_handler = on_hup;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGHUP, &sa, NULL);
 	if (cp_config_defaults(&cfg) != 0) {
 		fprintf(stderr, "vigild: out of memory\n");
 		return 1;
@@ -395,10 +514,6 @@ main(int argc, char **argv)
 		status = rc == -ENOMEM ? 1 : 2;
 		goto out_config;
 	}
-	if (cp_rule_hits_init(&hits, rules, cfg.workers) != 0) {
-		fprintf(stderr, "vigild: out of memory\n");
-		goto out_rules;
-	}
 	eal_argc = cp_eal_args(&cfg, argv[0], eal_argv, sizeof(eal_argv) / sizeof(eal_argv[0]),
 			       scratch, sizeof(scratch));
 	if (eal_argc < 0) {
@@ -413,28 +528,76 @@ main(int argc, char **argv)
 		goto out_rules;
 	}
 
+	/* The rules loaded at start are version 1; the bundle owns the set from here. */
+	if (rules != NULL) {
+		rc = dp_ruleset_new(rules, cfg.workers, 1, &bundle);
+		if (rc != 0) {
+			fprintf(stderr, "vigild: the ruleset bundle: %s\n", strerror(-rc));
+			goto out_eal;
+		}
+		rules = NULL;
+	}
+	rc = cp_config_acl(&cfg, &acl);
+	if (rc != 0) {
+		fprintf(stderr, "vigild: telemetry.allow: %s\n", strerror(-rc));
+		goto out_eal;
+	}
 	cp_config_to_dp(&cfg, &dconf);
-	dconf.rules = rules;
-	dconf.on_hits = cp_rule_hits_count;
-	dconf.hits_arg = &hits;
-	rc = dp_start(&dconf, &dp, err, sizeof(err));
+	dconf.ruleset = bundle;
+	dconf.acl = acl;
+	rc = dp_start(&dconf, &v.dp, err, sizeof(err));
 	if (rc != 0) {
 		fprintf(stderr, "vigild: %s\n", err);
 		goto out_eal;
 	}
+	bundle = NULL; /* dp_start took them over */
+	acl = NULL;
 
-	struct sigaction sa = {.sa_handler = on_signal};
-	sigemptyset(&sa.sa_mask);
+	/* The main thread reads the RCU tables for reports: a reader, offline between reads. */
+	urcu_qsbr_register_thread();
+	urcu_qsbr_thread_offline();
+	v.start = now_s();
+	v.json = o.json;
+	rc = cp_reloader_new(v.dp, o.config, o.rules, o.n_rules, &v.reloader);
+	if (rc != 0) {
+		fprintf(stderr, "vigild: the reloader: %s\n", strerror(-rc));
+		goto out_plane;
+	}
+	if (dconf.events) {
+		rc = cp_consumer_of_plane(v.dp, NULL, &v.consumer);
+		if (rc == 0) {
+			rc = cp_consumer_start(v.consumer);
+			if (rc != 0) {
+				cp_consumer_free(v.consumer);
+				v.consumer = NULL;
+			}
+		}
+		if (rc != 0) {
+			fprintf(stderr, "vigild: the event consumer: %s\n", strerror(-rc));
+			goto out_plane;
+		}
+	}
+
+	sa.sa_handler = on_signal;
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 
-	rc = run(dp, rules != NULL ? &hits : NULL, &o, interval, pcap_frames);
+	rc = run(&v, &o, interval, pcap_frames);
 	status = rc == 0 ? 0 : 1;
-	dp_destroy(dp);
+out_plane:
+	dp_stop(v.dp); /* done by run(); here for the paths that did not reach it */
+	cp_reloader_free(v.reloader);
+	if (v.consumer != NULL) {
+		cp_consumer_stop(v.consumer);
+		cp_consumer_free(v.consumer);
+	}
+	urcu_qsbr_unregister_thread();
+	dp_destroy(v.dp);
 out_eal:
+	dp_ruleset_free(bundle);
+	dp_acl_free(acl);
 	rte_eal_cleanup();
 out_rules:
-	cp_rule_hits_free(&hits);
 	rule_set_free(rules);
 out_config:
 	cp_config_free(&cfg);

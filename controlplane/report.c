@@ -3,77 +3,24 @@
  *
  * The main lcore gathers every worker's counters and every port's own
  * (imissed, ierrors, rx_nombuf: read here and nowhere else) into one
- * cp_report, then prints it as a table or as one JSON object. The JSON
- * shape is a contract with the tests and with operators' scripts:
+ * cp_report, adds what only it can see (the ruleset bundle in force, read
+ * as an online QSBR reader; the consumer's counters; the registry's size;
+ * the reload counts), then prints it as a table or as one JSON object. The
+ * JSON shape is a contract with the tests and with operators' scripts:
  * rx_packets, tx_packets, outcomes{}, drops{} (every reason, zero or not),
- * per-worker and per-port figures.
+ * events{}, tables{}, consumer{} (every counter, zero or not, named by the
+ * X-macro lists), per-worker and per-port figures, and the ruleset with
+ * the hits of each rule that fired since its version was loaded.
  */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <jansson.h>
 
 #include "controlplane.h"
-
-/* ------------------------------------------------------------------------ */
-/* Rule hits                                                                 */
-/* ------------------------------------------------------------------------ */
-
-int
-cp_rule_hits_init(struct cp_rule_hits *h, const struct rule_set *rules, unsigned n_workers)
-{
-	unsigned n = rules != NULL ? rule_set_count(rules) : 0;
-
-	memset(h, 0, sizeof(*h));
-	h->rules = rules;
-	h->n_workers = n_workers;
-	h->stride = (n + 7) & ~7u; /* 8 counters: one cache line per row end */
-	if (h->stride == 0)
-		return 0;
-	h->count = aligned_alloc(64, sizeof(*h->count) * h->stride * n_workers);
-	if (h->count == NULL)
-		return -ENOMEM;
-	for (unsigned i = 0; i < h->stride * n_workers; i++)
-		atomic_init(&h->count[i], 0);
-	return 0;
-}
-
-void
-cp_rule_hits_free(struct cp_rule_hits *h)
-{
-	free(h->count);
-	memset(h, 0, sizeof(*h));
-}
-
-void
-cp_rule_hits_count(void *arg, unsigned worker, const struct dp_decoded *d,
-		   const struct rule_input *in, const struct rule_hit *hits, unsigned n)
-{
-	struct cp_rule_hits *h = arg;
-	_Atomic uint64_t *row;
-
-	(void)d;
-	(void)in;
-	if (h->count == NULL || worker >= h->n_workers)
-		return;
-	row = &h->count[(size_t)worker * h->stride];
-	for (unsigned i = 0; i < n; i++)
-		dp_count(&row[hits[i].rule->index], 1);
-}
-
-uint64_t
-cp_rule_hits_of(const struct cp_rule_hits *h, unsigned index)
-{
-	uint64_t sum = 0;
-
-	if (h->count == NULL || index >= h->stride)
-		return 0;
-	for (unsigned w = 0; w < h->n_workers; w++)
-		sum += dp_read(&h->count[(size_t)w * h->stride + index]);
-	return sum;
-}
 
 /* ------------------------------------------------------------------------ */
 /* Gathering and printing                                                    */
@@ -89,6 +36,7 @@ cp_report_gather(struct dp_plane *dp, double elapsed_s, struct cp_report *r)
 	for (unsigned w = 0; w < r->n_workers; w++) {
 		dp_stats_add(&r->worker[w], dp_worker_stats(dp, w));
 		dp_stats_add(&r->total, dp_worker_stats(dp, w));
+		r->worker_ruleset[w] = dp_worker_ruleset_version(dp, w);
 	}
 	for (unsigned p = 0; p < r->n_ports; p++)
 		if (dp_port_stats(dp, p, &r->port[p]) != 0)
@@ -126,33 +74,85 @@ sum_ports(const struct cp_report *r, uint64_t *imissed, uint64_t *ierrors, uint6
 	}
 }
 
-/* "ruleset": what is loaded; "rule_hits": every rule that fired, in rule order. */
-static int
-add_rule_hits(json_t *root, const struct cp_rule_hits *h)
+/* The wall-clock time @p ns as ISO-8601 UTC with milliseconds. */
+static void
+iso_time(int64_t ns, char *buf, size_t len)
 {
-	const struct rule_set_info *info = rule_set_info(h->rules);
-	json_t *hits = json_array();
+	time_t secs = (time_t)(ns / 1000000000LL);
+	struct tm tm;
+	size_t n;
+
+	if (ns <= 0 || gmtime_r(&secs, &tm) == NULL) {
+		snprintf(buf, len, "unknown");
+		return;
+	}
+	n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf + n, len - n, ".%03dZ", (int)(ns / 1000000 % 1000));
+}
+
+/* "ruleset": what is in force; "rule_hits": every rule that fired since, in rule order. */
+static int
+add_ruleset(json_t *root, const struct dp_ruleset *rs)
+{
+	const struct rule_set_info *info = rule_set_info(rs->set);
+	json_t *hits = json_array(), *set;
+	char loaded[40];
+	int rc;
 
 	if (hits == NULL)
 		return -ENOMEM;
-	for (unsigned i = 0; i < rule_set_count(h->rules); i++) {
-		const struct rule *rl = rule_set_rule(h->rules, i);
-		uint64_t n = cp_rule_hits_of(h, i);
+	for (unsigned i = 0; i < rule_set_count(rs->set); i++) {
+		const struct rule *rl = rule_set_rule(rs->set, i);
+		uint64_t n = dp_ruleset_hits(rs, i);
 
 		if (n == 0)
 			continue;
-		json_array_append_new(hits,
-				      json_pack("{s:I, s:I, s:s, s:s, s:s, s:I}", "sid",
-						(json_int_t)rl->sid, "rev", (json_int_t)rl->rev,
-						"action", rule_action_name(rl->action), "priority",
-						rule_priority_name(rl->priority), "msg", rl->msg,
-						"hits", (json_int_t)n));
+		if (json_array_append_new(hits,
+					  json_pack("{s:I, s:I, s:s, s:s, s:s, s:I}", "sid",
+						    (json_int_t)rl->sid, "rev", (json_int_t)rl->rev,
+						    "action", rule_action_name(rl->action),
+						    "priority", rule_priority_name(rl->priority),
+						    "msg", rl->msg, "hits", (json_int_t)n)) != 0) {
+			json_decref(hits);
+			return -ENOMEM;
+		}
 	}
-	json_object_set_new(
-		root, "ruleset",
-		json_pack("{s:i, s:s}", "rules", (int)info->n_rules, "hash", info->hash));
-	json_object_set_new(root, "rule_hits", hits);
-	return 0;
+	iso_time(rs->loaded_ns, loaded, sizeof(loaded));
+	set = json_pack("{s:I, s:i, s:s, s:s}", "version", (json_int_t)rs->version, "rules",
+			(int)info->n_rules, "hash", info->hash, "loaded", loaded);
+	/* json_object_set_new takes (on failure frees) its value, and fails on NULL. */
+	rc = json_object_set_new(root, "rule_hits", hits);
+	rc |= json_object_set_new(root, "ruleset", set);
+	return rc != 0 ? -ENOMEM : 0;
+}
+
+/* The counters of the event hand-off, the tables, the consumer, the registry, reloads. */
+static int
+add_tables(json_t *root, const struct cp_report *r)
+{
+	json_t *events = json_object(), *tables = json_object(), *consumer = json_object();
+	json_t *registry, *reloads;
+	int rc = 0;
+
+	for (unsigned i = 0; events && i < DP_EVC__COUNT; i++)
+		rc |= json_object_set_new(events, dp_event_counter_name(i),
+					  json_integer((json_int_t)dp_read(&r->total.event[i])));
+	for (unsigned i = 0; tables && i < DP_TAB__COUNT; i++)
+		rc |= json_object_set_new(tables, dp_table_counter_name(i),
+					  json_integer((json_int_t)dp_read(&r->total.table[i])));
+	for (unsigned i = 0; consumer && i < CP_CONS__COUNT; i++)
+		rc |= json_object_set_new(consumer, cp_consumer_counter_name(i),
+					  json_integer((json_int_t)r->consumer[i]));
+	registry = json_pack("{s:i}", "devices", (int)r->registry_devices);
+	reloads = json_pack("{s:I, s:I}", "good", (json_int_t)r->reloads_good, "refused",
+			    (json_int_t)r->reloads_refused);
+	/* json_object_set_new takes its value even when it fails. */
+	rc |= json_object_set_new(root, "events", events);
+	rc |= json_object_set_new(root, "tables", tables);
+	rc |= json_object_set_new(root, "consumer", consumer);
+	rc |= json_object_set_new(root, "registry", registry);
+	rc |= json_object_set_new(root, "reloads", reloads);
+	return rc != 0 ? -ENOMEM : 0;
 }
 
 static json_t *
@@ -188,12 +188,13 @@ report_json(const struct cp_report *r)
 	for (unsigned w = 0; w < r->n_workers; w++) {
 		const struct dp_stats *s = &r->worker[w];
 
-		json_array_append_new(workers,
-				      json_pack("{s:i, s:I, s:I, s:I, s:I}", "worker", (int)w,
-						"rx_packets", (json_int_t)dp_read(&s->rx_packets),
-						"rx_bursts", (json_int_t)dp_read(&s->rx_bursts),
-						"tx_packets", (json_int_t)dp_read(&s->tx_packets),
-						"dropped", (json_int_t)drops_of(s)));
+		json_array_append_new(
+			workers, json_pack("{s:i, s:I, s:I, s:I, s:I, s:I}", "worker", (int)w,
+					   "rx_packets", (json_int_t)dp_read(&s->rx_packets),
+					   "rx_bursts", (json_int_t)dp_read(&s->rx_bursts),
+					   "tx_packets", (json_int_t)dp_read(&s->tx_packets),
+					   "dropped", (json_int_t)drops_of(s), "ruleset_version",
+					   (json_int_t)r->worker_ruleset[w]));
 	}
 	for (unsigned p = 0; p < r->n_ports; p++) {
 		const struct dp_port_stats *ps = &r->port[p];
@@ -222,7 +223,8 @@ report_json(const struct cp_report *r)
 	json_object_set_new(root, "rules", rules);
 	json_object_set_new(root, "workers", workers);
 	json_object_set_new(root, "ports", ports);
-	if (r->hits != NULL && r->hits->rules != NULL && add_rule_hits(root, r->hits) != 0) {
+	if (add_tables(root, r) != 0 ||
+	    (r->ruleset != NULL && r->ruleset->set != NULL && add_ruleset(root, r->ruleset) != 0)) {
 		json_decref(root);
 		return NULL;
 	}
@@ -238,6 +240,69 @@ fail:
 	json_decref(vtp);
 	json_decref(rules);
 	return NULL;
+}
+
+static void
+print_ruleset(const struct dp_ruleset *rs, FILE *out)
+{
+	const struct rule_set_info *info = rule_set_info(rs->set);
+	char loaded[40];
+
+	iso_time(rs->loaded_ns, loaded, sizeof(loaded));
+	fprintf(out, "ruleset: version %" PRIu64 ", %u rules, hash %.16s, loaded %s\n", rs->version,
+		info->n_rules, info->hash, loaded);
+	fprintf(out, "rule hits since then (rules that fired):\n");
+	for (unsigned i = 0; i < rule_set_count(rs->set); i++) {
+		const struct rule *rl = rule_set_rule(rs->set, i);
+		uint64_t n = dp_ruleset_hits(rs, i);
+
+		if (n)
+			fprintf(out, "  sid %-10u %-5s %-6s %14" PRIu64 "  %s\n", rl->sid,
+				rule_action_name(rl->action), rule_priority_name(rl->priority), n,
+				rl->msg);
+	}
+}
+
+/* One "group.name  value  description" line, aligned for the longest name. */
+static void
+print_named(FILE *out, const char *group, const char *name, uint64_t v, const char *desc)
+{
+	char full[64];
+
+	snprintf(full, sizeof(full), "%s.%s", group, name);
+	fprintf(out, "  %-27s %14" PRIu64 "  %s\n", full, v, desc);
+}
+
+/* Events, tables and the consumer: what happened always, losses and misses when they did. */
+static void
+print_tables(const struct cp_report *r, FILE *out)
+{
+	fprintf(out, "events:\n");
+	for (unsigned i = 0; i < DP_EVC__COUNT; i++) {
+		uint64_t v = dp_read(&r->total.event[i]);
+
+		if (v || i == DP_EVC_alarm_events || i == DP_EVC_telemetry_events ||
+		    i == DP_EVC_alarm_lost)
+			print_named(out, "events", dp_event_counter_name(i), v,
+				    dp_event_counter_desc(i));
+	}
+	fprintf(out, "tables:\n");
+	for (unsigned i = 0; i < DP_TAB__COUNT; i++) {
+		uint64_t v = dp_read(&r->total.table[i]);
+
+		if (v || i == DP_TAB_acl_denied || i == DP_TAB_registry_inserts ||
+		    i == DP_TAB_ruleset_swaps)
+			print_named(out, "tables", dp_table_counter_name(i), v,
+				    dp_table_counter_desc(i));
+	}
+	fprintf(out, "consumer:\n");
+	for (unsigned i = 0; i < CP_CONS__COUNT; i++)
+		if (r->consumer[i] || i == CP_CONS_alarm_events || i == CP_CONS_telemetry_events ||
+		    i == CP_CONS_loss_alarms)
+			print_named(out, "consumer", cp_consumer_counter_name(i), r->consumer[i],
+				    cp_consumer_counter_desc(i));
+	fprintf(out, "registry: %u devices; reloads: %" PRIu64 " good, %" PRIu64 " refused\n",
+		r->registry_devices, r->reloads_good, r->reloads_refused);
 }
 
 static void
@@ -296,18 +361,9 @@ print_text(const struct cp_report *r, FILE *out)
 			fprintf(out, "  rules.%-16s %14" PRIu64 "  %s\n", rule_counter_name(i), v,
 				rule_counter_desc(i));
 	}
-	if (r->hits != NULL && r->hits->rules != NULL) {
-		fprintf(out, "rule hits (rules that fired):\n");
-		for (unsigned i = 0; i < rule_set_count(r->hits->rules); i++) {
-			const struct rule *rl = rule_set_rule(r->hits->rules, i);
-			uint64_t n = cp_rule_hits_of(r->hits, i);
-
-			if (n)
-				fprintf(out, "  sid %-10u %-5s %-6s %14" PRIu64 "  %s\n", rl->sid,
-					rule_action_name(rl->action),
-					rule_priority_name(rl->priority), n, rl->msg);
-		}
-	}
+	if (r->ruleset != NULL && r->ruleset->set != NULL)
+		print_ruleset(r->ruleset, out);
+	print_tables(r, out);
 	for (unsigned p = 0; p < r->n_ports; p++)
 		fprintf(out,
 			"port %u %s: %u rxq, %u txq, rss %s, ipackets %" PRIu64

@@ -17,6 +17,10 @@ static const char *const hl7_names[] = {DP_HL7_COUNTERS(DP_X_NAME)};
 static const char *const hl7_descs[] = {DP_HL7_COUNTERS(DP_X_DESC)};
 static const char *const vtp_names[] = {DP_VTP_COUNTERS(DP_X_NAME)};
 static const char *const vtp_descs[] = {DP_VTP_COUNTERS(DP_X_DESC)};
+static const char *const event_names[] = {DP_EVENT_COUNTERS(DP_X_NAME)};
+static const char *const event_descs[] = {DP_EVENT_COUNTERS(DP_X_DESC)};
+static const char *const table_names[] = {DP_TABLE_COUNTERS(DP_X_NAME)};
+static const char *const table_descs[] = {DP_TABLE_COUNTERS(DP_X_DESC)};
 static const char *const obs_flag_names[] = {DP_OBS_FLAGS(DP_X_NAME)};
 static const char *const obs_flag_descs[] = {DP_OBS_FLAGS(DP_X_DESC)};
 #undef DP_X_NAME
@@ -70,6 +74,30 @@ const char *
 dp_vtp_counter_desc(enum dp_vtp_counter c)
 {
 	return NAME_OF(vtp_descs, c);
+}
+
+const char *
+dp_event_counter_name(enum dp_event_counter c)
+{
+	return NAME_OF(event_names, c);
+}
+
+const char *
+dp_event_counter_desc(enum dp_event_counter c)
+{
+	return NAME_OF(event_descs, c);
+}
+
+const char *
+dp_table_counter_name(enum dp_table_counter c)
+{
+	return NAME_OF(table_names, c);
+}
+
+const char *
+dp_table_counter_desc(enum dp_table_counter c)
+{
+	return NAME_OF(table_descs, c);
 }
 
 const char *
@@ -139,6 +167,10 @@ dp_stats_add(struct dp_stats *to, const struct dp_stats *from)
 		dp_count(&to->vtp[i], dp_read(&from->vtp[i]));
 	for (unsigned i = 0; i < RULE_CNT__COUNT; i++)
 		dp_count(&to->rule[i], dp_read(&from->rule[i]));
+	for (unsigned i = 0; i < DP_EVC__COUNT; i++)
+		dp_count(&to->event[i], dp_read(&from->event[i]));
+	for (unsigned i = 0; i < DP_TAB__COUNT; i++)
+		dp_count(&to->table[i], dp_read(&from->table[i]));
 }
 
 uint64_t

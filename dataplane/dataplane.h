@@ -164,6 +164,36 @@ enum dp_vtp_counter { DP_VTP_COUNTERS(DP_X_ENUM_VTP) DP_VTP__COUNT };
 #undef DP_X_ENUM_VTP
 
 /*
+ * The event hand-off and the RCU tables, per worker (dp_stats.event and
+ * dp_stats.table). alarm_lost is never silent: the consumer raises it as a
+ * technical alarm (DP_TECH_EVENT_LOSS) once it has caught up.
+ */
+#define DP_EVENT_COUNTERS(X)                                                                \
+	X(alarm_events, "rule hits and device alarms put on the ALARM ring")                \
+	X(alarm_lost, "ALARM events lost: the ring was full (raised as a technical alarm)") \
+	X(telemetry_events, "observations put on the TELEMETRY ring")                       \
+	X(telemetry_lost, "observations lost: the TELEMETRY ring was full")
+
+#define DP_TABLE_COUNTERS(X)                                                                       \
+	X(acl_denied, "telemetry datagram from a sender outside telemetry.allow: not decoded")     \
+	X(registry_inserts, "devices added to the device registry")                                \
+	X(registry_replaced, "registry entries replaced (patient, location or device id changed)") \
+	X(registry_full, "registry touch not recorded: the worker's pool had no free entry")       \
+	X(registry_retire_full, "replaced entry not retired: the retire ring was full (kept)")     \
+	X(registry_contended,                                                                      \
+	  "registry touch not recorded: the entry was replaced under it 8 times")                  \
+	X(registry_shared,                                                                         \
+	  "touch by a worker that does not own the device's entry (counted with an atomic add)")   \
+	X(ruleset_swaps, "times the worker moved to a newly published ruleset")
+
+#define DP_X_ENUM_EV(name, desc) DP_EVC_##name,
+#define DP_X_ENUM_TAB(name, desc) DP_TAB_##name,
+enum dp_event_counter { DP_EVENT_COUNTERS(DP_X_ENUM_EV) DP_EVC__COUNT };
+enum dp_table_counter { DP_TABLE_COUNTERS(DP_X_ENUM_TAB) DP_TAB__COUNT };
+#undef DP_X_ENUM_EV
+#undef DP_X_ENUM_TAB
+
+/*
  * One worker's counters. Only that worker writes them; the control plane
  * reads them with relaxed atomic loads. 64-byte aligned so that two workers'
  * counters never share a cache line.
@@ -178,6 +208,8 @@ struct dp_stats {
 	_Atomic uint64_t hl7[DP_HL7__COUNT];
 	_Atomic uint64_t vtp[DP_VTP__COUNT];
 	_Atomic uint64_t rule[RULE_CNT__COUNT]; /**< the rules evaluator's (rules.h) */
+	_Atomic uint64_t event[DP_EVC__COUNT];
+	_Atomic uint64_t table[DP_TAB__COUNT];
 };
 
 /** Name and description of an outcome or drop counter ("telemetry_hl7", ...). */
@@ -189,6 +221,10 @@ const char *dp_hl7_counter_name(enum dp_hl7_counter c);
 const char *dp_hl7_counter_desc(enum dp_hl7_counter c);
 const char *dp_vtp_counter_name(enum dp_vtp_counter c);
 const char *dp_vtp_counter_desc(enum dp_vtp_counter c);
+const char *dp_event_counter_name(enum dp_event_counter c);
+const char *dp_event_counter_desc(enum dp_event_counter c);
+const char *dp_table_counter_name(enum dp_table_counter c);
+const char *dp_table_counter_desc(enum dp_table_counter c);
 
 /* Single-writer increment: one load and one store, no locked instruction. */
 static inline void
@@ -718,6 +754,354 @@ typedef void (*dp_hits_fn)(void *arg, unsigned worker, const struct dp_decoded *
 			   const struct rule_input *in, const struct rule_hit *hits, unsigned n);
 
 /* ------------------------------------------------------------------------ */
+/* Tables behind RCU (liburcu, QSBR flavour)                                 */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * What a worker reads that the control plane can change sits behind an RCU
+ * pointer (ruleset bundle, sender ACL) or in an RCU hash table (device
+ * registry). Workers are urcu-qsbr readers: each registers when it starts,
+ * reports a quiescent state once per loop and goes offline while idle or
+ * stopping. The control plane builds a new version aside, publishes it with
+ * one pointer exchange (dp_ruleset_publish, dp_acl_publish), waits for a
+ * grace period (urcu_qsbr_synchronize_rcu) and only then frees the old one.
+ * Every thread of vigil that reads these tables uses the QSBR flavour:
+ * include <urcu/urcu-qsbr.h>, register, and stay offline except while
+ * reading.
+ */
+
+/* ---- The ruleset bundle ------------------------------------------------- */
+
+/**
+ * A loaded ruleset and everything a worker needs to evaluate it: the set
+ * (Hyperscan database and predicate tables), one scratch per worker, the
+ * per-rule hit counters (one 64-byte aligned row per worker, written only
+ * by that worker). Immutable once published, apart from the hit counters.
+ */
+struct dp_ruleset {
+	struct rule_set *set; /**< owned unless made by dp_ruleset_wrap */
+	bool own_set;
+	uint64_t version;		/**< 1 for the set loaded at start, +1 per good reload */
+	unsigned n_rules;		/**< rules (sids) in the set */
+	int64_t loaded_ns;		/**< wall clock (CLOCK_REALTIME) when it was made */
+	double compile_ms;		/**< what rule_set_load took (rule_set_info.total_ns) */
+	unsigned n_workers;		/**< scratch[] and hit rows */
+	unsigned hit_stride;		/**< counters per hit row, a multiple of 8 */
+	_Atomic uint64_t *hits;		/**< n_workers rows of hit_stride */
+	struct rule_scratch *scratch[]; /**< one per worker */
+};
+
+/**
+ * Make a bundle for @p set: one scratch per worker and zeroed hit rows. On
+ * success the bundle owns @p set (dp_ruleset_free frees it); on failure
+ * the caller still does. Not for the fast path (it allocates).
+ * @return 0, -EINVAL (@p set NULL or n_workers 0 or above DP_MAX_WORKERS),
+ *         -ENOMEM.
+ */
+int dp_ruleset_new(struct rule_set *set, unsigned n_workers, uint64_t version,
+		   struct dp_ruleset **out);
+
+/** The same for a set the caller keeps owning (tests, vigil-bench). */
+int dp_ruleset_wrap(const struct rule_set *set, unsigned n_workers, uint64_t version,
+		    struct dp_ruleset **out);
+
+/** Free a bundle no worker can see any more (after a grace period). NULL is fine. */
+void dp_ruleset_free(struct dp_ruleset *rs);
+
+/** Hits of the rule at @p index, every worker summed (relaxed reads). */
+uint64_t dp_ruleset_hits(const struct dp_ruleset *rs, unsigned index);
+
+/* ---- The sender ACL ------------------------------------------------------ */
+
+#define DP_ACL_MAX 1024 /**< networks in one ACL */
+
+/** One network allowed to send telemetry. */
+struct dp_acl_net {
+	uint8_t ip_version; /**< 4 or 6 */
+	uint8_t prefix;	    /**< 0..32 or 0..128 */
+	uint8_t addr[16];   /**< IPv4: the first 4 bytes, network order; host bits zero */
+};
+
+/**
+ * Parse "10.20.0.0/16", "fd00::/8", "10.1.2.3" (a host). Host bits set
+ * below the prefix are an error (as in rules), so a typo cannot widen it.
+ * @return 0, or -EINVAL. On -EINVAL, out->ip_version is 0, unless the only
+ *         fault was host bits set: then @p out holds the network with them
+ *         cleared (for a "did you mean").
+ */
+int dp_acl_net_parse(const char *text, struct dp_acl_net *out);
+
+/** An immutable set of networks, looked up by binary search. */
+struct dp_acl;
+
+/**
+ * Build an ACL from @p n networks (overlaps and duplicates merge).
+ * n == 0 builds an ACL that allows every sender.
+ * @return 0, -EINVAL (n > DP_ACL_MAX, a bad entry), -ENOMEM.
+ */
+int dp_acl_new(const struct dp_acl_net *nets, unsigned n, struct dp_acl **out);
+void dp_acl_free(struct dp_acl *acl);
+/**
+ * Address ranges left after merging (overlapping, duplicate and adjacent
+ * networks make one), and whether it allows everyone (built from no
+ * network, or from both 0.0.0.0/0 and ::/0).
+ */
+unsigned dp_acl_count(const struct dp_acl *acl);
+bool dp_acl_allows_all(const struct dp_acl *acl);
+
+/**
+ * Is the source address of @p pkt (a telemetry verdict of dp_classify on
+ * @p frame) allowed? @p acl NULL allows everything. No allocation, no lock.
+ */
+bool dp_acl_allows(const struct dp_acl *acl, const uint8_t *frame, const struct dp_pkt *pkt);
+
+/* ---- The device registry ------------------------------------------------- */
+
+#define DP_REGISTRY_DEVICES_DEFAULT 16384  /**< devices the registry holds by default */
+#define DP_REGISTRY_DEVICES_MAX (1u << 22) /**< the largest capacity dp_registry_new takes */
+#define DP_REGISTRY_TEXT 32		   /**< bytes kept of patient, location, device id */
+#define DP_REGISTRY_RETIRE_RING 1024	   /**< replaced nodes one worker's retire ring holds */
+
+/**
+ * Every device seen: an RCU hash table (cds_lfht) keyed by device id whose
+ * nodes come from per-worker pools made at start-up, so a worker inserts
+ * a new device without a lock or an allocation. A node is owned by the
+ * worker whose pool it came from. Its texts (patient, location, device id)
+ * never change: when one does, the worker that sees it (owner or not)
+ * publishes a new node in its place (cds_lfht_replace), owned by itself,
+ * and retires the old one; the control plane returns retired nodes to
+ * their pool after a grace period (dp_registry_reclaim). A new sender
+ * (address, family, port) is written in place by the owner, under the
+ * node's sequence count; another worker seeing the device counts it in
+ * the node's shared counters (an atomic add) and leaves the sender alone.
+ */
+struct dp_registry;
+
+/** What a worker knows of a device from one message. */
+struct dp_device_seen {
+	uint64_t device;
+	int64_t now_ns; /**< wall clock of the burst */
+	uint8_t ip_version;
+	uint8_t sender[16];
+	uint16_t sport;
+	const uint8_t *patient; /**< texts as they are in the message; NULL/0: none */
+	uint16_t patient_len;
+	const uint8_t *location;
+	uint16_t location_len;
+	const uint8_t *device_id;
+	uint16_t device_id_len;
+	uint32_t n_obs;	  /**< observations of this device in the message */
+	uint32_t n_hits;  /**< rule hits on them */
+	uint32_t n_alarm; /**< device alarms (ORU^R40) */
+};
+
+/** A copy of one registry entry, for the control plane. */
+struct dp_device_info {
+	uint64_t device;
+	int64_t first_seen_ns;
+	int64_t last_seen_ns;
+	uint8_t ip_version;
+	uint8_t sender[16];
+	uint16_t sport;
+	unsigned worker; /**< the owner: the worker whose node this is (it writes the sender) */
+	char patient[DP_REGISTRY_TEXT + 1];
+	char location[DP_REGISTRY_TEXT + 1];
+	char device_id[DP_REGISTRY_TEXT + 1];
+	uint64_t messages;
+	uint64_t observations;
+	uint64_t hits;
+	uint64_t alarms;
+};
+
+/**
+ * Make a registry holding up to @p capacity devices (each worker's pool
+ * holds them all, so one worker can see every device; EAL memory).
+ * @return 0, -EINVAL (@p out NULL, capacity 0 or above DP_REGISTRY_DEVICES_MAX,
+ *         n_workers 0 or above DP_MAX_WORKERS), -ENOMEM.
+ */
+int dp_registry_new(unsigned capacity, unsigned n_workers, struct dp_registry **out);
+
+/** Free it once no thread reads it (workers stopped). NULL is fine. */
+void dp_registry_free(struct dp_registry *r);
+
+/**
+ * Worker side (QSBR reader, online): record @p seen. Inserts the device if
+ * new (from the worker's pool). Replaces its node if a text changed (the
+ * new node is this worker's: it takes the device over). Else updates it in
+ * place: its owner writes the sender (address, family, source port) if it
+ * differs, under the node's sequence count, and its own counters; any
+ * other worker adds to the node's shared counters with an atomic add
+ * (registry_shared) and leaves the sender as it is. Either raises the last
+ * seen time (racing workers may leave the older of two times, by a hair).
+ * A text @p seen does not carry (NULL or length 0) keeps the one known;
+ * texts compare on the DP_REGISTRY_TEXT bytes kept. Counts into
+ * @p stats->table: registry_inserts, registry_replaced, registry_retire_full,
+ * registry_shared, and a touch not recorded: registry_full (no free node in
+ * the worker's pool), registry_contended (other workers kept replacing the
+ * entry).
+ */
+void dp_registry_touch(struct dp_registry *r, unsigned worker, const struct dp_device_seen *seen,
+		       struct dp_stats *stats);
+
+/**
+ * Worker side (online or offline): hand the replaced nodes @p worker kept
+ * (its retire ring was full) to the retire ring. A touch does it too; call
+ * it when the worker goes idle or stops so they are not stranded.
+ * @return the number still kept (the ring is still full).
+ */
+unsigned dp_registry_flush(struct dp_registry *r, unsigned worker);
+
+/**
+ * Control-plane side, one caller at a time: return retired nodes to their
+ * pools. Waits for a grace period when there are any (so the calling
+ * thread must be offline or unregistered); then adds the increments that
+ * reached a node after it was copied to the device's live node, so no
+ * increment is lost. @return the number of nodes returned.
+ */
+unsigned dp_registry_reclaim(struct dp_registry *r);
+
+/**
+ * Messages that reached a replaced node after its counters were copied
+ * (its worker was mid-touch while another took the device over), which
+ * dp_registry_reclaim moved to the device's live node: since the registry
+ * was made. Diagnostic; any thread.
+ */
+uint64_t dp_registry_settled_late(const struct dp_registry *r);
+
+/** Readers (registered QSBR threads, online): */
+unsigned dp_registry_count(struct dp_registry *r);
+/** @return 0, or -ENOENT. */
+int dp_registry_lookup(struct dp_registry *r, uint64_t device, struct dp_device_info *out);
+/** Call @p fn for every device (in hash order) until it returns non-zero; returns that. */
+int dp_registry_foreach(struct dp_registry *r, int (*fn)(void *arg, const struct dp_device_info *),
+			void *arg);
+
+/* ---- Events: what the workers hand to the control plane ----------------- */
+
+enum dp_event_type {
+	DP_EV_NONE = 0,
+	DP_EV_OBS,	 /**< an observation (TELEMETRY lane) */
+	DP_EV_HIT,	 /**< a rule hit (ALARM lane) */
+	DP_EV_DEV_ALARM, /**< a device's own alarm, ORU^R40 (ALARM lane) */
+	DP_EV_TECH,	 /**< a technical condition the control plane raises itself */
+};
+
+/** Technical conditions of DP_EV_TECH (dp_event.code). */
+enum dp_tech {
+	DP_TECH_NONE = 0,
+	DP_TECH_EVENT_LOSS, /**< ALARM events lost on a full ring: value = how many */
+};
+
+/**
+ * One event: fixed size, two cache lines, copied out of the frame by the
+ * worker (no pointer into an mbuf or a ruleset survives). Texts (patient,
+ * location) are in the device registry under the event's device.
+ */
+struct dp_event {
+	uint8_t type; /**< enum dp_event_type */
+	uint8_t worker;
+	uint8_t proto;	    /**< RULE_PROTO_HL7 or RULE_PROTO_VTP; 0 for DP_EV_TECH */
+	uint8_t ip_version; /**< of the sender; 0 for DP_EV_TECH */
+	uint16_t sport;
+	uint16_t obs_index; /**< position in its message; RULE_HIT_MSG for a message hit */
+	uint64_t tsc;	    /**< rte_rdtsc() when the worker made it */
+	int64_t wall_ns;    /**< wall clock when its burst was received */
+	uint64_t device;    /**< 0 when not known (a datagram that did not decode) */
+	int64_t time_ns;    /**< the observation's or alarm's own time; 0 if none */
+	double value;	    /**< NaN when none */
+	uint32_t code;	    /**< MDC code (DP_EV_TECH: enum dp_tech) */
+	uint32_t unit;	    /**< MDC unit code */
+	uint32_t flags;	    /**< DP_OBS bits */
+	uint32_t seq;	    /**< VTP sequence number or OBX-1 */
+	uint8_t src[16];    /**< sender address; IPv4 in the first 4 bytes */
+	union {
+		struct {
+			uint64_t ruleset_version;
+			uint32_t sid;
+			uint32_t rev;
+			uint32_t rule_index; /**< in the ruleset of that version */
+			uint8_t action;	     /**< enum rule_action */
+			uint8_t priority;    /**< enum rule_priority */
+			uint8_t kind;	     /**< enum rule_kind */
+			uint8_t malformed;   /**< the hit was on a datagram that did not decode */
+		} hit;
+		struct {
+			uint32_t event_code;
+			uint32_t source_code;
+			uint8_t phase; /**< enum dp_alarm_phase ... */
+			uint8_t state;
+			uint8_t inactivation;
+			uint8_t priority;
+			uint8_t type;
+		} alarm;
+		uint8_t pad[48];
+	} u;
+};
+_Static_assert(sizeof(struct dp_event) == 128, "an event is two cache lines");
+
+/** The two lanes of each worker: ALARM is always drained first. */
+enum dp_lane {
+	DP_LANE_ALARM = 0,
+	DP_LANE_TELEMETRY,
+	DP_LANE__COUNT,
+};
+
+#define DP_ALARM_RING_DEFAULT 16384	/**< events per worker's ALARM ring */
+#define DP_TELEMETRY_RING_DEFAULT 65536 /**< events per worker's TELEMETRY ring */
+#define DP_RING_MAX (1u << 24)
+
+/**
+ * A worker's two single-producer single-consumer rings (rte_ring of
+ * 128-byte elements). dp_start makes one per worker when dp_conf.events
+ * is set; tests and vigil-bench make their own.
+ */
+struct rte_ring;
+
+struct dp_lanes {
+	struct rte_ring *ring[DP_LANE__COUNT];
+};
+
+/**
+ * Make the rings for @p worker (sizes are rounded up to a power of two, at
+ * least 2; the usable room is one less than that, as rte_ring has it). The
+ * rings are named "<name>_w<worker>a" and "..t" (the start of @p name is
+ * kept when that is longer than RTE_RING_NAMESIZE allows).
+ * @return 0, -EINVAL (a size 0 or above DP_RING_MAX), -EEXIST (rings of
+ *         that name exist), -ENOMEM (or the errno rte_ring_create gave).
+ */
+int dp_lanes_init(struct dp_lanes *l, const char *name, unsigned worker, unsigned alarm_size,
+		  unsigned telemetry_size);
+void dp_lanes_free(struct dp_lanes *l);
+
+/**
+ * Worker side: put @p n events on @p lane. What does not fit is lost and
+ * counted (alarm_lost / telemetry_lost); what did is counted as
+ * alarm_events / telemetry_events. @return the number enqueued.
+ */
+unsigned dp_lanes_put(struct dp_lanes *l, enum dp_lane lane, const struct dp_event *ev, unsigned n,
+		      struct dp_stats *stats);
+
+/** Consumer side: take up to @p max events of @p lane. @return how many. */
+unsigned dp_lanes_take(struct dp_lanes *l, enum dp_lane lane, struct dp_event *out, unsigned max);
+
+/** Events waiting on @p lane. */
+unsigned dp_lanes_count(const struct dp_lanes *l, enum dp_lane lane);
+
+/** The event of an observation, a rule hit or a device alarm (no EAL needed). */
+void dp_event_obs(struct dp_event *ev, const struct dp_obs *o, unsigned index,
+		  const struct rule_input *in, unsigned worker, uint64_t tsc, int64_t wall_ns);
+/* @p d may be NULL (a hit on a datagram that did not decode); h->obs indexes d->obs. */
+void dp_event_hit(struct dp_event *ev, const struct rule_hit *h, const struct dp_decoded *d,
+		  const struct rule_input *in, uint64_t ruleset_version, unsigned worker,
+		  uint64_t tsc, int64_t wall_ns);
+void dp_event_dev_alarm(struct dp_event *ev, const struct dp_dev_alarm *a,
+			const struct rule_input *in, unsigned worker, uint64_t tsc,
+			int64_t wall_ns);
+
+const char *dp_event_type_name(enum dp_event_type t); /**< "obs", "hit", "dev_alarm", "tech" */
+const char *dp_lane_name(enum dp_lane l);	      /**< "alarm", "telemetry" */
+
+/* ------------------------------------------------------------------------ */
 /* Ports and workers (need the EAL)                                          */
 /* ------------------------------------------------------------------------ */
 
@@ -752,10 +1136,17 @@ struct dp_conf {
 	void *telemetry_arg;
 	dp_decoded_fn on_decoded; /**< every decoded message or frame, or NULL */
 	void *decoded_arg;
-	unsigned vtp_devices;	      /**< VTP senders tracked per worker (0: a default) */
-	const struct rule_set *rules; /**< evaluated by every worker, or NULL (no rules) */
-	dp_hits_fn on_hits;	      /**< every message with rule hits, or NULL */
+	unsigned vtp_devices; /**< VTP senders tracked per worker (0: a default) */
+	const struct rule_set
+		*rules;		    /**< evaluated by every worker (wrapped, not owned), or NULL */
+	struct dp_ruleset *ruleset; /**< or this bundle, which dp_start takes over on success */
+	dp_hits_fn on_hits;	    /**< every message with rule hits, or NULL */
 	void *hits_arg;
+	struct dp_acl *acl;	   /**< senders allowed; dp_start takes it over; NULL: all */
+	unsigned registry_devices; /**< device registry capacity; 0: no registry */
+	bool events;		   /**< make each worker's ALARM and TELEMETRY rings */
+	unsigned alarm_ring;	   /**< events per ALARM ring (0: DP_ALARM_RING_DEFAULT) */
+	unsigned telemetry_ring;   /**< per TELEMETRY ring (0: DP_TELEMETRY_RING_DEFAULT) */
 };
 
 /** The data plane as a whole once started: ports, mempool, workers. */
@@ -778,6 +1169,31 @@ void dp_stop(struct dp_plane *dp);
 /** Stop and close the ports, free the mempool and @p dp. */
 void dp_destroy(struct dp_plane *dp);
 
+/**
+ * Publish @p rs (NULL: no rules) for every worker with one pointer exchange.
+ * @return the bundle it replaced, which the caller frees with
+ *         dp_ruleset_free after urcu_qsbr_synchronize_rcu(). One publisher
+ *         at a time (the control plane serialises reloads).
+ */
+struct dp_ruleset *dp_ruleset_publish(struct dp_plane *dp, struct dp_ruleset *rs);
+
+/** The published bundle. Read it as a QSBR reader (online) or as its only publisher. */
+struct dp_ruleset *dp_ruleset_current(struct dp_plane *dp);
+
+/** The ruleset version @p worker last evaluated with (0: none yet). */
+uint64_t dp_worker_ruleset_version(const struct dp_plane *dp, unsigned worker);
+
+/** Whether @p worker is an online QSBR reader now (offline while idle). */
+bool dp_worker_online(const struct dp_plane *dp, unsigned worker);
+
+/** The same as dp_ruleset_publish for the sender ACL (NULL: allow all). */
+struct dp_acl *dp_acl_publish(struct dp_plane *dp, struct dp_acl *acl);
+struct dp_acl *dp_acl_current(struct dp_plane *dp);
+
+/** The device registry (NULL without one) and a worker's lanes (NULL without events). */
+struct dp_registry *dp_registry_of(struct dp_plane *dp);
+struct dp_lanes *dp_lanes_of(struct dp_plane *dp, unsigned worker);
+
 unsigned dp_n_workers(const struct dp_plane *dp);
 unsigned dp_n_ports(const struct dp_plane *dp);
 const struct dp_stats *dp_worker_stats(const struct dp_plane *dp, unsigned worker);
@@ -795,6 +1211,12 @@ struct dp_burst {
 	uint8_t tx_kind[DP_RX_BURST]; /**< enum dp_reply_kind of each tx[] */
 };
 
+/** A worker's staging for one message's events, reused. */
+struct dp_event_work {
+	struct dp_event alarm[DP_RULE_HITS_MAX + DP_MAX_DEV_ALARMS];
+	struct dp_event obs[DP_MAX_OBS];
+};
+
 /** What a worker brings to a burst besides the frames: where telemetry goes. */
 struct dp_decode_ctx {
 	unsigned worker;
@@ -810,6 +1232,15 @@ struct dp_decode_ctx {
 	struct dp_rule_work *rule_work;
 	dp_hits_fn on_hits; /**< messages with hits, or NULL */
 	void *hits_arg;
+	/* Refreshed by the worker at every burst from the RCU pointers: */
+	const struct dp_ruleset *ruleset; /**< the bundle @p rules comes from, or NULL */
+	_Atomic uint64_t *rule_hits;	  /**< this worker's hit row of @p ruleset */
+	const struct dp_acl *acl;	  /**< NULL: every sender allowed */
+	struct dp_registry *registry;	  /**< NULL: no registry */
+	struct dp_lanes *lanes;		  /**< NULL: no events */
+	struct dp_event_work *events;	  /**< staging for one message's events */
+	uint64_t tsc;			  /**< rte_rdtsc() at the burst */
+	int64_t now_ns;			  /**< wall clock at the burst */
 };
 
 /**

@@ -31,9 +31,15 @@ struct dp_worker {
 	unsigned n_rxq;
 	struct dp_rxq rxq[DP_MAX_PORTS];
 	struct dp_decode_ctx decode;
-	struct dp_decoded decoded;	   /* the decoders' scratch, one message at a time */
-	struct rule_scratch *rule_scratch; /* for dp_conf.rules, or NULL */
-	struct dp_rule_work rule_work;	   /* one evaluation's input and hits */
+	struct dp_decoded decoded;     /* the decoders' scratch, one message at a time */
+	struct dp_rule_work rule_work; /* one evaluation's input and hits */
+	struct dp_event_work events;   /* one message's events before they go on a ring */
+	struct dp_lanes lanes;	       /* this worker's ALARM and TELEMETRY rings */
+	/* Read by the control plane, written only here: */
+	_Atomic uint64_t ruleset_version; /* of the bundle the last burst used */
+	atomic_bool online;		  /* a QSBR reader now (offline while idle) */
+	bool rcu_online;		  /* the worker's own view of the same */
+	unsigned idle_loops;
 } __rte_cache_aligned;
 
 struct dp_port {
@@ -56,7 +62,19 @@ struct dp_plane {
 	struct rte_mempool *pool;
 	struct dp_worker *worker; /* n_workers of them, cache-aligned */
 	void *vtp_mem;		  /* every worker's VTP sequence table, one allocation */
+	/* Behind RCU: published by the control plane, read by the workers. */
+	struct dp_ruleset *ruleset;
+	struct dp_acl *acl;
+	struct dp_registry *registry; /* fixed for the plane's life; its entries are RCU */
+	bool events;
+	/* The workers' wall clock: CLOCK_REALTIME at start plus TSC ticks since. */
+	uint64_t tsc_hz;
+	uint64_t tsc_base;
+	int64_t wall_base_ns;
 };
+
+/* Loops with nothing received after which a worker goes offline (RCU). */
+#define DP_IDLE_OFFLINE_LOOPS 1024
 
 /* The worker lcore's main function (rte_eal_remote_launch). */
 int dp_worker_main(void *arg);

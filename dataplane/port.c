@@ -11,8 +11,12 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
+
+#include <urcu/urcu-qsbr.h>
 
 #include <rte_bus.h>
+#include <rte_cycles.h>
 #include <rte_dev.h>
 #include <rte_errno.h>
 #include <rte_ethdev.h>
@@ -214,7 +218,9 @@ assign_queues(struct dp_plane *dp)
 }
 
 /* Each worker decodes into its own scratch and tracks its own VTP senders
- * (RSS keeps a sender on one worker), so no table is shared. */
+ * (RSS keeps a sender on one worker), so no table is shared. The tables
+ * that can change (ruleset, ACL) are read from the plane's RCU pointers at
+ * every burst; the hooks are fixed. */
 static int
 decode_setup(struct dp_plane *dp, const struct dp_conf *conf, char *err, size_t errlen)
 {
@@ -241,23 +247,76 @@ decode_setup(struct dp_plane *dp, const struct dp_conf *conf, char *err, size_t 
 			.telemetry_arg = conf->telemetry_arg,
 			.on_decoded = conf->on_decoded,
 			.decoded_arg = conf->decoded_arg,
+			.rule_work = &wk->rule_work,
+			.on_hits = conf->on_hits,
+			.hits_arg = conf->hits_arg,
+			.registry = dp->registry,
+			.lanes = dp->events ? &wk->lanes : NULL,
+			.events = &wk->events,
 		};
-		if (conf->rules == NULL)
-			continue;
-		/* A clone of the set's prototype Hyperscan scratch for each worker. */
-		int rc = rule_scratch_new(conf->rules, &wk->rule_scratch);
-
-		if (rc < 0) {
-			snprintf(err, errlen, "rules: no memory for worker %u's scratch", w);
-			return rc;
-		}
-		wk->decode.rules = conf->rules;
-		wk->decode.rule_scratch = wk->rule_scratch;
-		wk->decode.rule_work = &wk->rule_work;
-		wk->decode.on_hits = conf->on_hits;
-		wk->decode.hits_arg = conf->hits_arg;
 	}
 	return 0;
+}
+
+/* The event rings and the device registry, before any worker runs. */
+static int
+tables_setup(struct dp_plane *dp, const struct dp_conf *conf, char *err, size_t errlen)
+{
+	unsigned alarm = conf->alarm_ring ? conf->alarm_ring : DP_ALARM_RING_DEFAULT;
+	unsigned telemetry =
+		conf->telemetry_ring ? conf->telemetry_ring : DP_TELEMETRY_RING_DEFAULT;
+	int rc;
+
+	if (conf->registry_devices > 0) {
+		rc = dp_registry_new(conf->registry_devices, dp->n_workers, &dp->registry);
+		if (rc != 0) {
+			snprintf(err, errlen,
+				 "cannot make a device registry of %u devices for %u workers: %s; "
+				 "lower registry.devices or raise eal: -m",
+				 conf->registry_devices, dp->n_workers, strerror(-rc));
+			return rc;
+		}
+	}
+	if (!conf->events)
+		return 0;
+	dp->events = true;
+	for (unsigned w = 0; w < dp->n_workers; w++) {
+		rc = dp_lanes_init(&dp->worker[w].lanes, "vigil", w, alarm, telemetry);
+		if (rc != 0) {
+			snprintf(err, errlen,
+				 "cannot make worker %u's event rings (%u ALARM, %u TELEMETRY "
+				 "events of 128 bytes): %s; lower events.alarm_ring and "
+				 "events.telemetry_ring or raise eal: -m",
+				 w, alarm, telemetry, strerror(-rc));
+			return rc;
+		}
+	}
+	return 0;
+}
+
+/* The bundle the workers start with: dp_conf.ruleset as given, or a wrap of
+ * dp_conf.rules. */
+static int
+ruleset_setup(struct dp_plane *dp, const struct dp_conf *conf, char *err, size_t errlen)
+{
+	int rc;
+
+	if (conf->ruleset != NULL) {
+		if (conf->ruleset->n_workers < dp->n_workers) {
+			snprintf(err, errlen,
+				 "rules: the bundle has scratch for %u workers, not %u",
+				 conf->ruleset->n_workers, dp->n_workers);
+			return -EINVAL;
+		}
+		dp->ruleset = conf->ruleset;
+		return 0;
+	}
+	if (conf->rules == NULL)
+		return 0;
+	rc = dp_ruleset_wrap(conf->rules, dp->n_workers, 1, &dp->ruleset);
+	if (rc != 0)
+		snprintf(err, errlen, "rules: no memory for the workers' scratch");
+	return rc;
 }
 
 int
@@ -265,6 +324,7 @@ dp_start(const struct dp_conf *conf, struct dp_plane **out, char *err, size_t er
 {
 	struct dp_plane *dp = NULL;
 	unsigned n_mbufs, lcore, w;
+	struct timespec now;
 	int rc;
 
 	*out = NULL;
@@ -328,9 +388,19 @@ dp_start(const struct dp_conf *conf, struct dp_plane **out, char *err, size_t er
 			goto fail;
 	}
 	assign_queues(dp);
-	rc = decode_setup(dp, conf, err, errlen);
+	rc = tables_setup(dp, conf, err, errlen);
+	if (rc == 0)
+		rc = ruleset_setup(dp, conf, err, errlen);
+	if (rc == 0)
+		rc = decode_setup(dp, conf, err, errlen);
 	if (rc != 0)
 		goto fail;
+	dp->tsc_hz = rte_get_tsc_hz();
+	clock_gettime(CLOCK_REALTIME, &now);
+	dp->tsc_base = rte_rdtsc();
+	dp->wall_base_ns = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
+	/* From here on the plane owns the bundle and the ACL. */
+	dp->acl = conf->acl;
 
 	w = 0;
 	RTE_LCORE_FOREACH_WORKER(lcore)
@@ -353,6 +423,11 @@ dp_start(const struct dp_conf *conf, struct dp_plane **out, char *err, size_t er
 	return 0;
 
 fail:
+	/* The caller keeps what it handed over when dp_start fails. */
+	if (dp != NULL && dp->ruleset == conf->ruleset)
+		dp->ruleset = NULL;
+	if (dp != NULL)
+		dp->acl = NULL;
 	dp_destroy(dp);
 	return rc;
 }
@@ -389,10 +464,65 @@ dp_destroy(struct dp_plane *dp)
 	}
 	rte_mempool_free(dp->pool);
 	rte_free(dp->vtp_mem);
+	/* The workers are stopped: nothing reads the tables any more. */
+	dp_ruleset_free(dp->ruleset);
+	dp_acl_free(dp->acl);
+	dp_registry_free(dp->registry);
 	for (unsigned w = 0; dp->worker != NULL && w < dp->n_workers; w++)
-		rule_scratch_free(dp->worker[w].rule_scratch);
+		dp_lanes_free(&dp->worker[w].lanes);
 	rte_free(dp->worker);
 	rte_free(dp);
+}
+
+/* ---- The RCU pointers ----------------------------------------------------- */
+
+struct dp_ruleset *
+dp_ruleset_publish(struct dp_plane *dp, struct dp_ruleset *rs)
+{
+	return rcu_xchg_pointer(&dp->ruleset, rs);
+}
+
+struct dp_ruleset *
+dp_ruleset_current(struct dp_plane *dp)
+{
+	return rcu_dereference(dp->ruleset);
+}
+
+struct dp_acl *
+dp_acl_publish(struct dp_plane *dp, struct dp_acl *acl)
+{
+	return rcu_xchg_pointer(&dp->acl, acl);
+}
+
+struct dp_acl *
+dp_acl_current(struct dp_plane *dp)
+{
+	return rcu_dereference(dp->acl);
+}
+
+uint64_t
+dp_worker_ruleset_version(const struct dp_plane *dp, unsigned worker)
+{
+	return worker < dp->n_workers ? dp_read(&dp->worker[worker].ruleset_version) : 0;
+}
+
+bool
+dp_worker_online(const struct dp_plane *dp, unsigned worker)
+{
+	return worker < dp->n_workers &&
+	       atomic_load_explicit(&dp->worker[worker].online, memory_order_acquire);
+}
+
+struct dp_registry *
+dp_registry_of(struct dp_plane *dp)
+{
+	return dp->registry;
+}
+
+struct dp_lanes *
+dp_lanes_of(struct dp_plane *dp, unsigned worker)
+{
+	return dp->events && worker < dp->n_workers ? &dp->worker[worker].lanes : NULL;
 }
 
 unsigned

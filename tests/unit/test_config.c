@@ -37,13 +37,20 @@ static const char full_yaml[] =
 	"  hl7_ports: [2576, 2577]\n"
 	"  vtp_ports: []\n"
 	"  udp_checksum: no\n"
+	"  vtp_devices: 4096\n"
+	"  allow: [10.20.0.0/16, \"fd00:20::/48\", 10.21.4.17]\n"
 	"mempool:\n"
 	"  mbufs: 8192\n"
 	"  cache: 128\n"
 	"rx_desc: 512\n"
 	"tx_desc: 2048\n"
 	"promiscuous: off\n"
-	"stats_interval: 10\n";
+	"stats_interval: 10\n"
+	"registry:\n"
+	"  devices: 1000\n"
+	"events:\n"
+	"  alarm_ring: 4096\n"
+	"  telemetry_ring: 1048576\n";
 
 static const uint8_t ipv6_2001_db8_1[16] = {0x20, 0x01, 0x0d, 0xb8, [15] = 1};
 
@@ -78,6 +85,25 @@ assert_defaults(const struct cp_config *c)
 	CU_ASSERT_EQUAL(c->tx_desc, 1024);
 	CU_ASSERT_TRUE(c->promiscuous);
 	CU_ASSERT_EQUAL(c->stats_interval, 0);
+	CU_ASSERT_EQUAL(c->vtp_devices, DP_VTP_DEVICES_DEFAULT);
+	CU_ASSERT_EQUAL(c->n_allow, 0);
+	CU_ASSERT_PTR_NULL(c->allow);
+	CU_ASSERT_EQUAL(c->registry_devices, DP_REGISTRY_DEVICES_DEFAULT);
+	CU_ASSERT_EQUAL(c->alarm_ring, DP_ALARM_RING_DEFAULT);
+	CU_ASSERT_EQUAL(c->telemetry_ring, DP_TELEMETRY_RING_DEFAULT);
+}
+
+/* c->allow[i] is @p text (parsed by dp_acl_net_parse, which test_acl checks). */
+static void
+assert_allow(const struct cp_config *c, unsigned i, const char *text)
+{
+	struct dp_acl_net want;
+
+	CU_ASSERT_EQUAL_FATAL(dp_acl_net_parse(text, &want), 0);
+	CU_ASSERT_FATAL(i < c->n_allow && c->allow != NULL);
+	CU_ASSERT_EQUAL(c->allow[i].ip_version, want.ip_version);
+	CU_ASSERT_EQUAL(c->allow[i].prefix, want.prefix);
+	CU_ASSERT_EQUAL(memcmp(c->allow[i].addr, want.addr, 16), 0);
 }
 
 /* What full_yaml says, key by key. */
@@ -118,6 +144,14 @@ assert_full(const struct cp_config *c)
 	CU_ASSERT_EQUAL(c->tx_desc, 2048);
 	CU_ASSERT_FALSE(c->promiscuous);
 	CU_ASSERT_EQUAL(c->stats_interval, 10);
+	CU_ASSERT_EQUAL(c->vtp_devices, 4096);
+	CU_ASSERT_EQUAL_FATAL(c->n_allow, 3);
+	assert_allow(c, 0, "10.20.0.0/16");
+	assert_allow(c, 1, "fd00:20::/48");
+	assert_allow(c, 2, "10.21.4.17/32");
+	CU_ASSERT_EQUAL(c->registry_devices, 1000);
+	CU_ASSERT_EQUAL(c->alarm_ring, 4096);
+	CU_ASSERT_EQUAL(c->telemetry_ring, 1048576);
 }
 
 /* Every key of @p a equals @p b's (path aside). */
@@ -149,6 +183,15 @@ assert_same(const struct cp_config *a, const struct cp_config *b)
 	for (i = 0; i < a->n_vtp_ports && i < b->n_vtp_ports; i++)
 		CU_ASSERT_EQUAL(a->vtp_ports[i], b->vtp_ports[i]);
 	CU_ASSERT_EQUAL(a->udp_checksum, b->udp_checksum);
+	CU_ASSERT_EQUAL(a->vtp_devices, b->vtp_devices);
+	CU_ASSERT_EQUAL(a->n_allow, b->n_allow);
+	CU_ASSERT_EQUAL(a->allow == NULL, a->n_allow == 0);
+	CU_ASSERT_EQUAL(b->allow == NULL, b->n_allow == 0);
+	if (a->n_allow == b->n_allow && a->n_allow > 0 && a->allow != NULL && b->allow != NULL)
+		CU_ASSERT_EQUAL(memcmp(a->allow, b->allow, a->n_allow * sizeof(*a->allow)), 0);
+	CU_ASSERT_EQUAL(a->registry_devices, b->registry_devices);
+	CU_ASSERT_EQUAL(a->alarm_ring, b->alarm_ring);
+	CU_ASSERT_EQUAL(a->telemetry_ring, b->telemetry_ring);
 	CU_ASSERT_EQUAL(a->mbufs, b->mbufs);
 	CU_ASSERT_EQUAL(a->mbuf_cache, b->mbuf_cache);
 	CU_ASSERT_EQUAL(a->rx_desc, b->rx_desc);
@@ -359,6 +402,124 @@ test_limits(void)
 	CU_ASSERT_EQUAL(c.port[0].ipv4[7], htonl(0x0a000008));
 	CU_ASSERT_EQUAL(c.port[0].n_ipv6, 8);
 	CU_ASSERT_EQUAL(c.port[0].ipv6[7][15], 8);
+	/* registry and rings at both ends */
+	CU_ASSERT_EQUAL(load(&c,
+			     "registry: {devices: 1}\n"
+			     "events: {alarm_ring: 64, telemetry_ring: 16777216}\n",
+			     err),
+			0);
+	CU_ASSERT_EQUAL(c.registry_devices, 1);
+	CU_ASSERT_EQUAL(c.alarm_ring, 64);
+	CU_ASSERT_EQUAL(c.telemetry_ring, 16777216);
+	CU_ASSERT_EQUAL(load(&c,
+			     "registry: {devices: 4194304}\n"
+			     "events: {alarm_ring: 16777216, telemetry_ring: 64}\n",
+			     err),
+			0);
+	CU_ASSERT_EQUAL(c.registry_devices, 4194304);
+	CU_ASSERT_EQUAL(c.alarm_ring, 16777216);
+	CU_ASSERT_EQUAL(c.telemetry_ring, 64);
+	/* not a power of two: accepted (the data plane rounds it up) */
+	CU_ASSERT_EQUAL(load(&c, "events: {alarm_ring: 1000}\n", err), 0);
+	CU_ASSERT_EQUAL(c.alarm_ring, 1000);
+	CU_ASSERT_EQUAL(c.telemetry_ring, 64);
+	/* prefixes at both ends */
+	CU_ASSERT_EQUAL(load(&c,
+			     "telemetry: {allow: [0.0.0.0/0, 10.1.2.3/32, \"::/0\", "
+			     "\"fd00::1/128\"]}\n",
+			     err),
+			0);
+	CU_ASSERT_EQUAL_FATAL(c.n_allow, 4);
+	assert_allow(&c, 0, "0.0.0.0/0");
+	assert_allow(&c, 1, "10.1.2.3");
+	assert_allow(&c, 2, "::/0");
+	assert_allow(&c, 3, "fd00::1");
+	cp_config_free(&c);
+}
+
+/* A list of DP_ACL_MAX networks; @p extra more makes it too long. */
+static char *
+allow_yaml(unsigned extra)
+{
+	size_t room = 64 + (DP_ACL_MAX + extra) * 20, o;
+	char *yaml = malloc(room);
+
+	if (yaml == NULL)
+		return NULL;
+	o = (size_t)snprintf(yaml, room, "telemetry:\n  allow:\n");
+	for (unsigned i = 0; i < DP_ACL_MAX + extra; i++)
+		o += (size_t)snprintf(yaml + o, room - o, "    - 10.%u.%u.0/24\n", i >> 8,
+				      i & 0xff);
+	return yaml;
+}
+
+/*
+ * telemetry.allow: replaced whole by a later load, kept by a load that does
+ * not name it, emptied by an empty list or a null; at most DP_ACL_MAX
+ * networks; cp_config_acl builds the ACL of it.
+ */
+static void
+test_allow(void)
+{
+	char err[ERR_LEN] = "", *yaml;
+	struct dp_acl *acl = NULL;
+	struct cp_config c;
+
+	CU_ASSERT_EQUAL_FATAL(cp_config_defaults(&c), 0);
+	/* the default: every sender allowed */
+	CU_ASSERT_EQUAL_FATAL(cp_config_acl(&c, &acl), 0);
+	CU_ASSERT_TRUE(dp_acl_allows_all(acl));
+	CU_ASSERT_EQUAL(dp_acl_count(acl), 0);
+	dp_acl_free(acl);
+
+	CU_ASSERT_EQUAL(
+		load(&c, "telemetry: {allow: [10.20.0.0/16, 10.20.1.0/24, 10.30.0.0/16]}\n", err),
+		0);
+	CU_ASSERT_EQUAL(c.n_allow, 3);
+	CU_ASSERT_EQUAL_FATAL(cp_config_acl(&c, &acl), 0);
+	CU_ASSERT_FALSE(dp_acl_allows_all(acl));
+	CU_ASSERT_EQUAL(dp_acl_count(acl), 2); /* 10.20.1.0/24 is inside 10.20.0.0/16 */
+	dp_acl_free(acl);
+
+	/* other telemetry keys leave it alone */
+	CU_ASSERT_EQUAL(load(&c, "telemetry: {udp_checksum: false}\n", err), 0);
+	CU_ASSERT_EQUAL(c.n_allow, 3);
+	/* a new list replaces it */
+	CU_ASSERT_EQUAL(load(&c, "telemetry: {allow: [\"fd00::/8\"]}\n", err), 0);
+	CU_ASSERT_EQUAL_FATAL(c.n_allow, 1);
+	assert_allow(&c, 0, "fd00::/8");
+	/* a bad list leaves the old one */
+	CU_ASSERT_EQUAL(load(&c, "telemetry: {allow: [10.0.0.0/8, 10.0.0.1/8]}\n", err), -EINVAL);
+	CU_ASSERT_EQUAL_FATAL(c.n_allow, 1);
+	assert_allow(&c, 0, "fd00::/8");
+	/* empty and null: every sender again */
+	CU_ASSERT_EQUAL(load(&c, "telemetry: {allow: []}\n", err), 0);
+	CU_ASSERT_EQUAL(c.n_allow, 0);
+	CU_ASSERT_PTR_NULL(c.allow);
+	CU_ASSERT_EQUAL(load(&c, "telemetry: {allow: [10.0.0.0/8]}\n", err), 0);
+	CU_ASSERT_EQUAL(c.n_allow, 1);
+	CU_ASSERT_EQUAL(load(&c, "telemetry:\n  allow:\n", err), 0);
+	CU_ASSERT_EQUAL(c.n_allow, 0);
+	CU_ASSERT_EQUAL_FATAL(cp_config_acl(&c, &acl), 0);
+	CU_ASSERT_TRUE(dp_acl_allows_all(acl));
+	dp_acl_free(acl);
+
+	/* DP_ACL_MAX networks load; one more is refused at the first one too many */
+	yaml = allow_yaml(0);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(yaml);
+	CU_ASSERT_EQUAL(load(&c, yaml, err), 0);
+	CU_ASSERT_EQUAL(c.n_allow, DP_ACL_MAX);
+	CU_ASSERT_EQUAL_FATAL(cp_config_acl(&c, &acl), 0);
+	CU_ASSERT_EQUAL(dp_acl_count(acl), 1); /* 10.0.0.0 .. 10.3.255.255, all adjacent */
+	dp_acl_free(acl);
+	free(yaml);
+	yaml = allow_yaml(1);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(yaml);
+	CU_ASSERT_EQUAL(load(&c, yaml, err), -EINVAL);
+	CU_ASSERT_STRING_EQUAL(err, "vigil.yaml:1027:7: telemetry.allow[1024]: more than 1024 "
+				    "networks");
+	CU_ASSERT_EQUAL(c.n_allow, DP_ACL_MAX);
+	free(yaml);
 	cp_config_free(&c);
 }
 
@@ -375,7 +536,7 @@ static const struct error_case error_cases[] = {
 	/* unknown keys */
 	{"workers: 1\n\nwrokers: 2\n",
 	 "vigil.yaml:3:1: unknown key 'wrokers' (known keys: eal, workers, ports, telemetry, "
-	 "mempool, rx_desc, tx_desc, promiscuous, stats_interval, rules)"},
+	 "mempool, rx_desc, tx_desc, promiscuous, stats_interval, rules, registry, events)"},
 	/* rules */
 	{"rules:\n  file: [a.rules]\n",
 	 "vigil.yaml:2:3: rules: unknown key 'file' (known keys: files, vars, cache_dir, "
@@ -392,13 +553,68 @@ static const struct error_case error_cases[] = {
 	 "vigil.yaml:2:15: rules.max_errors: 0 is out of range (1..10000)"},
 	{"telemetry:\n  hl7_port: [1]\n",
 	 "vigil.yaml:2:3: telemetry: unknown key 'hl7_port' (known keys: hl7_ports, vtp_ports, "
-	 "udp_checksum, vtp_devices)"},
+	 "udp_checksum, vtp_devices, allow)"},
 	{"telemetry:\n  vtp_devices: 15\n",
 	 "vigil.yaml:2:16: telemetry.vtp_devices: 15 is out of range (16..16777216)"},
 	{"mempool:\n  cahce: 1\n",
 	 "vigil.yaml:2:3: mempool: unknown key 'cahce' (known keys: mbufs, cache)"},
 	{"ports:\n  - device: net_null0\n    adresses: []\n",
 	 "vigil.yaml:3:5: ports[0]: unknown key 'adresses' (known keys: device, addresses)"},
+	/* telemetry.allow */
+	{"telemetry:\n  allow: 10.0.0.0/8\n",
+	 "vigil.yaml:2:10: telemetry.allow: expected a list, got '10.0.0.0/8'"},
+	{"telemetry:\n  allow: {10.0.0.0/8: yes}\n",
+	 "vigil.yaml:2:10: telemetry.allow: expected a list, got a mapping"},
+	{"telemetry:\n  allow: [10.0.0.0/8, 10.20.0.1/16]\n",
+	 "vigil.yaml:2:23: telemetry.allow[1]: 10.20.0.1/16 has host bits set: did you mean "
+	 "10.20.0.0/16?"},
+	{"telemetry:\n  allow: [\"fd00:20::1/48\"]\n",
+	 "vigil.yaml:2:11: telemetry.allow[0]: fd00:20::1/48 has host bits set: did you mean "
+	 "fd00:20::/48?"},
+	{"telemetry:\n  allow: [10.0.0.0/33]\n",
+	 "vigil.yaml:2:11: telemetry.allow[0]: '10.0.0.0/33': the prefix must be a number from 0 "
+	 "to 32"},
+	{"telemetry:\n  allow: [\"fd00::/129\"]\n",
+	 "vigil.yaml:2:11: telemetry.allow[0]: 'fd00::/129': the prefix must be a number from 0 "
+	 "to 128"},
+	{"telemetry:\n  allow: [10.0.0.0/]\n",
+	 "vigil.yaml:2:11: telemetry.allow[0]: '10.0.0.0/': the prefix must be a number from 0 to "
+	 "32"},
+	{"telemetry:\n  allow: [10.0.0.0/8, ward3.local]\n",
+	 "vigil.yaml:2:23: telemetry.allow[1]: 'ward3.local' is not a network (an IPv4 or IPv6 "
+	 "address, with /PREFIX for more than one host)"},
+	{"telemetry:\n  allow: [10.0.0.300/24]\n",
+	 "vigil.yaml:2:11: telemetry.allow[0]: '10.0.0.300/24' is not a network (an IPv4 or IPv6 "
+	 "address, with /PREFIX for more than one host)"},
+	{"telemetry:\n  allow: [\"\"]\n",
+	 "vigil.yaml:2:11: telemetry.allow[0]: '' is not a network (an IPv4 or IPv6 address, with "
+	 "/PREFIX for more than one host)"},
+	{"telemetry:\n  allow: [[10.0.0.0/8]]\n",
+	 "vigil.yaml:2:11: telemetry.allow[0]: expected a network (10.20.0.0/16, fd00::/8, "
+	 "10.1.2.3), got a list"},
+	{"telemetry:\n  allow:\n    - 10.0.0.0/8\n    -\n",
+	 "vigil.yaml:4:6: telemetry.allow[1]: expected a network (10.20.0.0/16, fd00::/8, "
+	 "10.1.2.3), got nothing"},
+	/* registry, events */
+	{"registry: 5\n", "vigil.yaml:1:11: registry: expected a mapping, got '5'"},
+	{"registry:\n  device: 5\n",
+	 "vigil.yaml:2:3: registry: unknown key 'device' (known keys: devices)"},
+	{"registry:\n  devices: 0\n",
+	 "vigil.yaml:2:12: registry.devices: 0 is out of range (1..4194304)"},
+	{"registry:\n  devices: 4194305\n",
+	 "vigil.yaml:2:12: registry.devices: 4194305 is out of range (1..4194304)"},
+	{"registry:\n  devices: 16k\n",
+	 "vigil.yaml:2:12: registry.devices: '16k' is not a decimal number"},
+	{"events:\n  alarm: 64\n",
+	 "vigil.yaml:2:3: events: unknown key 'alarm' (known keys: alarm_ring, telemetry_ring)"},
+	{"events:\n  alarm_ring: 63\n",
+	 "vigil.yaml:2:15: events.alarm_ring: 63 is out of range (64..16777216)"},
+	{"events:\n  telemetry_ring: 16777217\n",
+	 "vigil.yaml:2:19: events.telemetry_ring: 16777217 is out of range (64..16777216)"},
+	{"events:\n  telemetry_ring: [65536]\n",
+	 "vigil.yaml:2:19: events.telemetry_ring: expected a number, got a list"},
+	{"events:\n  alarm_ring: 1024\n  alarm_ring: 2048\n",
+	 "vigil.yaml:3:3: events: duplicate key 'alarm_ring' (first on line 2)"},
 	/* duplicate keys */
 	{"workers: 1\nworkers: 2\n", "vigil.yaml:2:1: duplicate key 'workers' (first on line 1)"},
 	{"telemetry:\n  udp_checksum: true\n  udp_checksum: false\n",
@@ -513,7 +729,9 @@ static void
 test_errors(void)
 {
 	static const char before_yaml[] =
-		"workers: 7\nports: [net_null0]\ntelemetry: {udp_checksum: false}\n";
+		"workers: 7\nports: [net_null0]\n"
+		"telemetry: {udp_checksum: false, allow: [10.9.0.0/16, \"fd00::/8\"]}\n"
+		"registry: {devices: 99}\nevents: {alarm_ring: 128, telemetry_ring: 256}\n";
 	struct cp_config before, c;
 	char err[ERR_LEN];
 	size_t i;
@@ -648,6 +866,7 @@ test_print_text(void)
 		"  vtp_ports: [4575]\n"
 		"  udp_checksum: true\n"
 		"  vtp_devices: 131072\n"
+		"  allow: [\"10.20.0.0/16\", \"fd00:20::/48\", \"10.21.4.17/32\"]\n"
 		"mempool:\n"
 		"  mbufs: 0\n"
 		"  cache: 256\n"
@@ -660,7 +879,12 @@ test_print_text(void)
 		"  vars:\n"
 		"    DEVICE_NETS: \"[10.0.0.0/8, !10.9.0.0/16]\"\n"
 		"  cache_dir: null\n"
-		"  max_errors: 20\n";
+		"  max_errors: 20\n"
+		"registry:\n"
+		"  devices: 16384\n"
+		"events:\n"
+		"  alarm_ring: 16384\n"
+		"  telemetry_ring: 65536\n";
 	static const char *const files[] = {"/etc/vigil/clinical.rules"};
 	char *text = NULL, err[ERR_LEN];
 	struct cp_config c;
@@ -676,6 +900,9 @@ test_print_text(void)
 	CU_ASSERT_EQUAL(cp_config_set_rule_files(&c, files, 1), 0);
 	CU_ASSERT_EQUAL(
 		load(&c, "rules: {vars: {DEVICE_NETS: '[10.0.0.0/8, !10.9.0.0/16]'}}\n", err), 0);
+	CU_ASSERT_EQUAL(
+		load(&c, "telemetry: {allow: [10.20.0.0/16, 'fd00:20::/48', 10.21.4.17]}\n", err),
+		0);
 	f = open_memstream(&text, &len);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
 	cp_config_print(&c, f);
@@ -996,6 +1223,12 @@ test_to_dp(void)
 	CU_ASSERT_EQUAL(dp.rx_desc, 512);
 	CU_ASSERT_EQUAL(dp.tx_desc, 2048);
 	CU_ASSERT_FALSE(dp.promiscuous);
+	CU_ASSERT_EQUAL(dp.vtp_devices, 4096);
+	CU_ASSERT_EQUAL(dp.registry_devices, 1000);
+	CU_ASSERT_TRUE(dp.events);
+	CU_ASSERT_EQUAL(dp.alarm_ring, 4096);
+	CU_ASSERT_EQUAL(dp.telemetry_ring, 1048576);
+	CU_ASSERT_PTR_NULL(dp.acl); /* vigild sets it from cp_config_acl */
 
 	/* the defaults' telemetry ports and checks */
 	cp_config_free(&c);
@@ -1015,6 +1248,11 @@ test_to_dp(void)
 	CU_ASSERT_EQUAL(dp.rx_desc, 1024);
 	CU_ASSERT_EQUAL(dp.tx_desc, 1024);
 	CU_ASSERT_TRUE(dp.promiscuous);
+	CU_ASSERT_EQUAL(dp.registry_devices, DP_REGISTRY_DEVICES_DEFAULT);
+	CU_ASSERT_TRUE(dp.events);
+	CU_ASSERT_EQUAL(dp.alarm_ring, DP_ALARM_RING_DEFAULT);
+	CU_ASSERT_EQUAL(dp.telemetry_ring, DP_TELEMETRY_RING_DEFAULT);
+	CU_ASSERT_PTR_NULL(dp.acl);
 	cp_config_free(&c);
 }
 
@@ -1066,6 +1304,7 @@ vigil_test_register(void)
 		{"a load applies over the config", test_load_over},
 		{"booleans", test_booleans},
 		{"range limits accepted", test_limits},
+		{"telemetry.allow", test_allow},
 		{"errors: exact messages, config unchanged", test_errors},
 		{"errors: too many eal arguments", test_error_too_many_eal},
 		{"errors: files", test_error_files},

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include <CUnit/CUnit.h>
+#include <urcu/urcu-qsbr.h>
 
 #include <rte_dev.h>
 #include <rte_eal.h>
@@ -1007,6 +1008,190 @@ test_rules_on_worker(void)
 	CU_ASSERT_EQUAL(rte_mempool_avail_count(test_pool), POOL_MBUFS);
 }
 
+/* ------------------------------------------------------------------------ */
+/* The RCU tables and the event rings                                        */
+/* ------------------------------------------------------------------------ */
+
+#define DENIED_V4 0xc0000263u /* 192.0.2.99: outside the test's ACL */
+
+static struct rule_set *
+load_text(const char *name, const char *text)
+{
+	const struct rule_source src = {name, text, strlen(text)};
+	const struct rule_load_opts opts = {.sources = &src, .n_sources = 1};
+	struct rule_diags diags = {0};
+	struct rule_set *set = NULL;
+
+	CU_ASSERT_EQUAL(rule_set_load(&opts, &set, &diags), 0);
+	rule_diags_free(&diags);
+	return set;
+}
+
+static const struct rule *
+rule_by_sid(const struct rule_set *set, uint32_t sid)
+{
+	for (unsigned i = 0; i < rule_set_count(set); i++)
+		if (rule_set_rule(set, i)->sid == sid)
+			return rule_set_rule(set, i);
+	return NULL;
+}
+
+/* @n SpO2 messages (90, 91, ...) from @src, with a patient and a bed. */
+static void
+add_spo2(struct batch *b, const struct ring_port *rp, uint32_t src, unsigned n)
+{
+	uint8_t frame[FRAME_ROOM], payload[FRAME_ROOM];
+	struct fr_l2 l2 = l2_to(rp->mac, 0);
+	size_t len;
+	int k;
+
+	for (unsigned i = 0; i < n; i++) {
+		k = snprintf((char *)payload, sizeof(payload),
+			     "\x0bMSH|^~\\&|MON7|ICU|VIGIL|HOSP|20240301120000||ORU^R01|T%u|P|2.6\r"
+			     "PID|||PAT42^^^HOSP^MR\rPV1||I|ICU^12^B\r"
+			     "OBX|1|NM|150456^MDC_PULS_OXIM_SAT_O2^MDC|1.1.1.1|%u|%%|||||R\r\x1c\r",
+			     i, 90 + i % 10);
+		len = fr_udp4(frame, sizeof(frame), &l2, src, OUR_V4, PEER_PORT, HL7_PORT, payload,
+			      (size_t)k);
+		batch_add(b, frame, len);
+	}
+}
+
+static int
+find_device(void *arg, const struct dp_device_info *info)
+{
+	*(struct dp_device_info *)arg = *info;
+	return 1;
+}
+
+/*
+ * A worker with a sender ACL, a device registry and event rings: a sender
+ * outside the ACL is counted and not decoded (a header-only rule still
+ * sees its datagram); each hit is an ALARM event and each observation a
+ * TELEMETRY event; the registry has the device with its patient and bed.
+ * Then a new ruleset is published while the worker runs: after a grace
+ * period the worker evaluates with it, and hits count in its rows.
+ */
+static void
+test_tables_and_events(void)
+{
+	struct rule_set *set1 = load_text(
+		"one.rules", "alert hl7 any any -> any 2575 (msg:\"SpO2 below 95\"; "
+			     "metric:SPO2; value:<95; priority:high; sid:1;)\n"
+			     "log udp any any -> any any (msg:\"every datagram\"; sid:3;)\n");
+	struct rule_set *set2 =
+		load_text("two.rules", "log udp any any -> any any (msg:\"each datagram, v2\"; "
+				       "sid:7;)\n");
+	struct dp_acl_net net;
+	struct dp_acl *acl = NULL;
+	struct dp_ruleset *v2 = NULL, *old;
+	static struct batch b;
+	static struct dp_event ev[256];
+	struct dp_device_info info;
+	struct ring_port rp;
+	struct dp_conf conf;
+	struct dp_plane *dp = NULL;
+	struct dp_lanes *lanes;
+	struct dp_stats total;
+	unsigned n, by_sid[8] = {0};
+	char err[512] = "";
+
+	CU_ASSERT_FATAL(set1 != NULL && set2 != NULL);
+	CU_ASSERT_EQUAL_FATAL(dp_acl_net_parse("192.0.2.0/28", &net), 0);
+	CU_ASSERT_EQUAL_FATAL(dp_acl_new(&net, 1, &acl), 0);
+	CU_ASSERT_FATAL(ring_port_create(&rp, 1, 1, RING_SIZE) == 0);
+	conf_init(&conf, 1, &rp);
+	conf.rules = set1;
+	conf.acl = acl;
+	conf.registry_devices = 64;
+	conf.events = true;
+	conf.alarm_ring = 64;
+	conf.telemetry_ring = 1024;
+	CU_ASSERT_EQUAL_FATAL(dp_start(&conf, &dp, err, sizeof(err)), 0);
+
+	memset(&b, 0, sizeof(b));
+	add_spo2(&b, &rp, PEER_V4, 10);
+	add_spo2(&b, &rp, DENIED_V4, 3);
+	batch_send(&b, rp.rx[0]);
+	CU_ASSERT_TRUE(wait_rx(dp, 13));
+
+	/* Publish version 2; once the grace period is over no worker can
+	 * still be using version 1, which may then be freed. */
+	CU_ASSERT_EQUAL_FATAL(dp_ruleset_new(set2, 1, 2, &v2), 0);
+	old = dp_ruleset_publish(dp, v2);
+	CU_ASSERT_EQUAL(old->version, 1);
+	urcu_qsbr_synchronize_rcu();
+	dp_ruleset_free(old);
+	memset(&b, 0, sizeof(b));
+	add_spo2(&b, &rp, PEER_V4, 4);
+	batch_send(&b, rp.rx[0]);
+	CU_ASSERT_TRUE(wait_rx(dp, 17));
+	dp_stop(dp);
+
+	dp_stats_total(dp, &total);
+	CU_ASSERT_EQUAL(dp_read(&total.rx_packets), dp_stats_accounted(&total));
+	CU_ASSERT_EQUAL(dp_read(&total.table[DP_TAB_acl_denied]), 3);
+	CU_ASSERT_EQUAL(dp_read(&total.hl7[DP_HL7_messages]), 14);
+	CU_ASSERT_EQUAL(dp_worker_ruleset_version(dp, 0), 2);
+	CU_ASSERT_EQUAL(dp_read(&total.table[DP_TAB_ruleset_swaps]), 2);
+	CU_ASSERT_EQUAL(dp_ruleset_hits(v2, rule_by_sid(set2, 7)->index), 4);
+
+	/* Version 1: sid 3 on 13 datagrams (the denied ones undecoded), sid 1
+	 * on the five values below 95; version 2: sid 7 on 4. */
+	lanes = dp_lanes_of(dp, 0);
+	CU_ASSERT_FATAL(lanes != NULL);
+	CU_ASSERT_EQUAL(dp_read(&total.event[DP_EVC_alarm_events]), 22);
+	CU_ASSERT_EQUAL(dp_read(&total.event[DP_EVC_telemetry_events]), 14);
+	CU_ASSERT_EQUAL(dp_read(&total.event[DP_EVC_alarm_lost]), 0);
+	n = dp_lanes_take(lanes, DP_LANE_ALARM, ev, 256);
+	CU_ASSERT_EQUAL(n, 22);
+	for (unsigned i = 0; i < n; i++) {
+		CU_ASSERT_EQUAL(ev[i].type, DP_EV_HIT);
+		CU_ASSERT_EQUAL(ev[i].worker, 0);
+		if (ev[i].u.hit.sid < 8)
+			by_sid[ev[i].u.hit.sid]++;
+		if (ev[i].u.hit.sid == 1) {
+			CU_ASSERT_EQUAL(ev[i].u.hit.ruleset_version, 1);
+			CU_ASSERT_EQUAL(ev[i].code, 150456);
+			CU_ASSERT_TRUE(ev[i].value >= 90 && ev[i].value < 95);
+			CU_ASSERT_NOT_EQUAL(ev[i].device, 0);
+		}
+		if (ev[i].u.hit.sid == 3 && ev[i].src[3] == (DENIED_V4 & 0xff))
+			CU_ASSERT_EQUAL(ev[i].device, 0);
+		if (ev[i].u.hit.sid == 7)
+			CU_ASSERT_EQUAL(ev[i].u.hit.ruleset_version, 2);
+	}
+	CU_ASSERT_EQUAL(by_sid[1], 5);
+	CU_ASSERT_EQUAL(by_sid[3], 13);
+	CU_ASSERT_EQUAL(by_sid[7], 4);
+	n = dp_lanes_take(lanes, DP_LANE_TELEMETRY, ev, 256);
+	CU_ASSERT_EQUAL(n, 14);
+	for (unsigned i = 0; i < n; i++) {
+		CU_ASSERT_EQUAL(ev[i].type, DP_EV_OBS);
+		CU_ASSERT_EQUAL(ev[i].code, 150456);
+		CU_ASSERT_EQUAL(ev[i].proto, RULE_PROTO_HL7);
+	}
+
+	/* The registry, read as a QSBR reader. */
+	CU_ASSERT_FATAL(dp_registry_of(dp) != NULL);
+	urcu_qsbr_register_thread();
+	CU_ASSERT_EQUAL(dp_registry_count(dp_registry_of(dp)), 1);
+	memset(&info, 0, sizeof(info));
+	CU_ASSERT_EQUAL(dp_registry_foreach(dp_registry_of(dp), find_device, &info), 1);
+	urcu_qsbr_unregister_thread();
+	CU_ASSERT_STRING_EQUAL(info.patient, "PAT42");
+	CU_ASSERT_STRING_EQUAL(info.location, "ICU^12^B");
+	CU_ASSERT_EQUAL(info.messages, 14);
+	CU_ASSERT_EQUAL(info.observations, 14);
+	CU_ASSERT_EQUAL(info.hits, 5 + 10 + 4);
+	CU_ASSERT_EQUAL(info.ip_version, 4);
+
+	dp_destroy(dp); /* frees v2 and the ACL, which it owns */
+	ring_port_destroy(&rp);
+	rule_set_free(set1);
+	CU_ASSERT_EQUAL(rte_mempool_avail_count(test_pool), POOL_MBUFS);
+}
+
 /*
  * Two workers, one port with two queue pairs: worker w polls RX queue w and
  * answers on TX queue w. A ring PMD has no RSS, so the port's queues are
@@ -1457,6 +1642,7 @@ vigil_test_register(void)
 		{"second plane refused", test_second_plane_refused},
 		{"dp_start failures", test_start_failures},
 		{"rules on the worker", test_rules_on_worker},
+		{"RCU tables and event rings", test_tables_and_events},
 	};
 	CU_pSuite suite = CU_add_suite("worker", suite_init, suite_cleanup);
 
