@@ -41,4 +41,51 @@ struct bench_rules_opts {
  */
 int bench_rules(const struct bench_rules_opts *o);
 
+/* What the rings scenario is asked for. */
+struct bench_rings_opts {
+	unsigned runs;
+	double seconds;	      /**< per run, when @p events is 0 */
+	unsigned long events; /**< events the producer offers per run (0: run for @p seconds) */
+	bool json;
+	const char *command; /**< the command line, for the report */
+};
+
+/*
+ * The rings scenario (bench-rings.c): for each lane of a worker (ALARM,
+ * TELEMETRY, default sizes) and bursts of 32 and 1, a producer pthread
+ * puts 128-byte events with dp_lanes_put and a consumer pthread takes them
+ * with dp_lanes_take; events/s taken, against memcpy of the same bytes
+ * through a buffer of the ring's size timed in the same run.
+ * @return 0, -ENOMEM, or -EPROTO when the counts of a run do not add up
+ *         (taken != put, put + lost != attempted, out of order).
+ */
+int bench_rings(const struct bench_rings_opts *o);
+
+#define BENCH_RELOAD_DEFAULT 50u
+#define BENCH_RELOAD_SMOKE 5u
+#define BENCH_RELOAD_MAX 100000u
+
+/* What the reload scenario is asked for. */
+struct bench_reload_opts {
+	unsigned reloads; /**< reloads in the timed phase */
+	bool smoke;	  /**< short phases */
+	bool json;
+	const char *command;   /**< the command line, for the report */
+	const char *rules_dir; /**< holds clinical.rules and network.rules */
+};
+
+/*
+ * The reload scenario (bench-reload.c): a plane on a looped capture at full
+ * rate, @p reloads rule reloads back to back (the shipped rules, and the
+ * same with one rule changed, in turn); per reload the compile time,
+ * publish until the grace period ends and until every worker runs the new
+ * version; the rx rate against a baseline of the same length without
+ * reloads; and what was lost (rx not accounted, port drops, events).
+ * Needs a worker lcore (EAL -l 0-1).
+ * @return 0, -ENOMEM, -EINVAL (no worker lcore), what a file or dp_start
+ *         gave, or -EPROTO when a reload failed or anything was lost (after
+ *         the report).
+ */
+int bench_reload(const struct bench_reload_opts *o);
+
 #endif /* VIGIL_BENCH_H */

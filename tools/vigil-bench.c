@@ -1,8 +1,9 @@
 /*
  * vigil-bench.c - micro-benchmarks of the data plane's per-packet cost.
  *
- *   vigil-bench [--scenario parse|decode|rules] [--runs R] [--packets N]
- *               [--rules N[,N...]] [--smoke] [--json] [-- EAL arguments]
+ *   vigil-bench [--scenario parse|decode|rules|rings|reload] [--runs R] [--packets N]
+ *               [--rules N[,N...]] [--reloads N] [--rules-dir DIR] [--smoke] [--json]
+ *               [-- EAL arguments]
  *
  * A claim such as "vigil parses N Mpps per core" is only worth the command
  * that measured it. This tool owns that command: it starts the EAL itself
@@ -56,6 +57,9 @@
 #define BENCH_RULES_DEFAULT_DECISIONS 1000000ul
 #define BENCH_RULES_SMOKE_DECISIONS 20000ul
 #define BENCH_SMOKE_RUNS 1u
+#define BENCH_RINGS_DEFAULT_RUNS 5u
+#define BENCH_RINGS_SECONDS 1.0 /* per run, lane and burst size */
+#define BENCH_RINGS_SMOKE_SECONDS 0.05
 #define BENCH_SMOKE_PACKETS (4ul * BENCH_N_FRAMES)
 #define BENCH_POOL_SIZE 8191u
 #define BENCH_FRAME_ROOM 2048u
@@ -70,6 +74,10 @@
 static const char *const default_eal_args[] = {
 	"--no-pci", "--no-huge", "--no-shconf", "-m", "256", "-l", "0", "--log-level=*:warning",
 };
+/* The reload scenario runs a plane: a worker lcore, and room for its rings and registry. */
+static const char *const reload_eal_args[] = {
+	"--no-pci", "--no-huge", "--no-shconf", "-m", "1024", "-l", "0-1", "--log-level=*:warning",
+};
 
 /* ------------------------------------------------------------------------ */
 /* Options                                                                   */
@@ -83,6 +91,8 @@ struct bench_opts {
 	bool json;
 	unsigned rule_counts[BENCH_RULES_MAX_COUNTS]; /* the rules scenario's ruleset sizes */
 	unsigned n_rule_counts;
+	unsigned reloads;      /* the reload scenario's reloads (0: its default) */
+	const char *rules_dir; /* and where its rules are (NULL: its default) */
 };
 
 static void
@@ -94,17 +104,27 @@ usage(FILE *out)
 		"                    decode: the HL7 and VTP decoders on one message each;\n"
 		"                    rules: rule_eval per message against hs_scan alone, and\n"
 		"                    ruleset load times (runs 3, 1000000 decisions by default)\n"
+		"                    rings: events/s through a worker's ALARM and TELEMETRY\n"
+		"                    rings, one producer and one consumer thread, against\n"
+		"                    memcpy (runs 5 of 1 s per lane and burst; --packets N:\n"
+		"                    N events per run instead)\n"
+		"                    reload: rule reloads under full load on a looped capture:\n"
+		"                    latency to every worker, packets lost, rx rate against\n"
+		"                    no reloads (EAL default -m 1024 -l 0-1)\n"
 		"  --runs R          timed runs, median reported (default %u)\n"
 		"  --packets N       packets per run, rounded up to whole passes over the\n"
 		"                    %u prebuilt frames (default %lu)\n"
 		"  --rules N[,N...]  ruleset sizes for the rules scenario (default\n"
 		"                    10,1000,10000; with --smoke 10,100)\n"
+		"  --reloads N       reloads in the reload scenario (default %u, --smoke %u)\n"
+		"  --rules-dir DIR   where the reload scenario finds clinical.rules and\n"
+		"                    network.rules (default $VIGIL_SOURCE_ROOT/rules, else rules)\n"
 		"  --smoke           a tiny run (%u run, %lu packets) that checks the counters\n"
 		"  --json            print the result as one JSON object\n"
 		"  -h, --help        this text\n"
 		"EAL arguments after -- replace the defaults:",
-		BENCH_DEFAULT_RUNS, BENCH_N_FRAMES, BENCH_DEFAULT_PACKETS, BENCH_SMOKE_RUNS,
-		BENCH_SMOKE_PACKETS);
+		BENCH_DEFAULT_RUNS, BENCH_N_FRAMES, BENCH_DEFAULT_PACKETS, BENCH_RELOAD_DEFAULT,
+		BENCH_RELOAD_SMOKE, BENCH_SMOKE_RUNS, BENCH_SMOKE_PACKETS);
 	for (size_t i = 0; i < sizeof(default_eal_args) / sizeof(default_eal_args[0]); i++)
 		fprintf(out, " %s", default_eal_args[i]);
 	fputc('\n', out);
@@ -131,10 +151,16 @@ static int
 parse_args(int argc, char **argv, struct bench_opts *o)
 {
 	static const struct option longopts[] = {
-		{"scenario", required_argument, NULL, 'S'}, {"runs", required_argument, NULL, 'R'},
-		{"packets", required_argument, NULL, 'N'},  {"smoke", no_argument, NULL, 'k'},
-		{"json", no_argument, NULL, 'j'},	    {"rules", required_argument, NULL, 'r'},
-		{"help", no_argument, NULL, 'h'},	    {NULL, 0, NULL, 0},
+		{"scenario", required_argument, NULL, 'S'},
+		{"runs", required_argument, NULL, 'R'},
+		{"packets", required_argument, NULL, 'N'},
+		{"smoke", no_argument, NULL, 'k'},
+		{"json", no_argument, NULL, 'j'},
+		{"rules", required_argument, NULL, 'r'},
+		{"help", no_argument, NULL, 'h'},
+		{"reloads", required_argument, NULL, 'L'},
+		{"rules-dir", required_argument, NULL, 'D'},
+		{NULL, 0, NULL, 0},
 	};
 	bool runs_given = false, packets_given = false;
 	unsigned long v;
@@ -146,8 +172,18 @@ parse_args(int argc, char **argv, struct bench_opts *o)
 	o->smoke = false;
 	o->json = false;
 	o->n_rule_counts = 0;
+	o->reloads = 0;
+	o->rules_dir = NULL;
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (c) {
+		case 'L':
+			if (parse_ulong("--reloads", optarg, 1, BENCH_RELOAD_MAX, &v) != 0)
+				return -EINVAL;
+			o->reloads = (unsigned)v;
+			break;
+		case 'D':
+			o->rules_dir = optarg;
+			break;
 		case 'S':
 			o->scenario = optarg;
 			break;
@@ -208,9 +244,11 @@ parse_args(int argc, char **argv, struct bench_opts *o)
 		return -EINVAL;
 	}
 	if (strcmp(o->scenario, "parse") != 0 && strcmp(o->scenario, "decode") != 0 &&
-	    strcmp(o->scenario, "rules") != 0) {
+	    strcmp(o->scenario, "rules") != 0 && strcmp(o->scenario, "rings") != 0 &&
+	    strcmp(o->scenario, "reload") != 0) {
 		fprintf(stderr,
-			"vigil-bench: unknown scenario '%s' (known: parse, decode, rules)\n",
+			"vigil-bench: unknown scenario '%s' (known: parse, decode, rules, rings, "
+			"reload)\n",
 			o->scenario);
 		return -EINVAL;
 	}
@@ -238,6 +276,20 @@ parse_args(int argc, char **argv, struct bench_opts *o)
 			o->runs = BENCH_SMOKE_RUNS;
 		if (!packets_given && strcmp(o->scenario, "rules") != 0)
 			o->packets = BENCH_SMOKE_PACKETS;
+	}
+	if (strcmp(o->scenario, "rings") == 0) {
+		if (!runs_given)
+			o->runs = o->smoke ? BENCH_SMOKE_RUNS : BENCH_RINGS_DEFAULT_RUNS;
+		if (!packets_given)
+			o->packets = 0; /* a fixed time per run */
+	}
+	if (strcmp(o->scenario, "reload") == 0) {
+		if (o->reloads == 0)
+			o->reloads = o->smoke ? BENCH_RELOAD_SMOKE : BENCH_RELOAD_DEFAULT;
+	} else if (o->reloads != 0 || o->rules_dir != NULL) {
+		fprintf(stderr,
+			"vigil-bench: --reloads and --rules-dir are for --scenario reload\n");
+		return -EINVAL;
 	}
 	return 0;
 }
@@ -868,6 +920,70 @@ scenario_rules(const struct bench_opts *o, int argc, char **argv)
 	return rc;
 }
 
+static int
+scenario_rings(const struct bench_opts *o, int argc, char **argv)
+{
+	struct bench_rings_opts ro = {
+		.runs = o->runs,
+		.seconds = o->smoke ? BENCH_RINGS_SMOKE_SECONDS : BENCH_RINGS_SECONDS,
+		.events = o->packets,
+		.json = o->json,
+	};
+	char *cmd = NULL;
+	size_t cmd_len = 0;
+	FILE *mem = open_memstream(&cmd, &cmd_len);
+	int rc;
+
+	if (mem == NULL)
+		return -ENOMEM;
+	print_command(mem, argc, argv);
+	if (fclose(mem) != 0 || cmd == NULL) {
+		free(cmd);
+		return -ENOMEM;
+	}
+	ro.command = cmd;
+	rc = bench_rings(&ro);
+	free(cmd);
+	return rc;
+}
+
+/* The reload scenario runs a plane of its own on the EAL's lcores. */
+static int
+scenario_reload(const struct bench_opts *o, int argc, char **argv)
+{
+	struct bench_reload_opts ro = {
+		.reloads = o->reloads,
+		.smoke = o->smoke,
+		.json = o->json,
+		.rules_dir = o->rules_dir,
+	};
+	const char *root = getenv("VIGIL_SOURCE_ROOT");
+	char *cmd = NULL, *dir = NULL;
+	size_t cmd_len = 0;
+	FILE *mem = open_memstream(&cmd, &cmd_len);
+	int rc;
+
+	if (mem == NULL)
+		return -ENOMEM;
+	print_command(mem, argc, argv);
+	if (fclose(mem) != 0 || cmd == NULL) {
+		free(cmd);
+		return -ENOMEM;
+	}
+	if (ro.rules_dir == NULL) {
+		if (root != NULL && root[0] != '\0' && asprintf(&dir, "%s/rules", root) < 0) {
+			free(cmd);
+			return -ENOMEM;
+		}
+		ro.rules_dir = dir != NULL ? dir : "rules";
+	}
+	ro.command = cmd;
+	rc = bench_reload(&ro);
+	free(dir);
+	free(cmd);
+	return rc;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -903,6 +1019,9 @@ main(int argc, char **argv)
 		}
 		for (int i = app_argc + 1; i < argc; i++)
 			eal_argv[eal_argc++] = argv[i];
+	} else if (strcmp(o.scenario, "reload") == 0) {
+		for (size_t i = 0; i < sizeof(reload_eal_args) / sizeof(reload_eal_args[0]); i++)
+			eal_argv[eal_argc++] = (char *)reload_eal_args[i];
 	} else {
 		for (size_t i = 0; i < sizeof(default_eal_args) / sizeof(default_eal_args[0]); i++)
 			eal_argv[eal_argc++] = (char *)default_eal_args[i];
@@ -924,6 +1043,10 @@ main(int argc, char **argv)
 		rc = bench_decode(o.runs, o.packets, o.json);
 	} else if (strcmp(o.scenario, "rules") == 0) {
 		rc = scenario_rules(&o, argc, orig_argv);
+	} else if (strcmp(o.scenario, "rings") == 0) {
+		rc = scenario_rings(&o, argc, orig_argv);
+	} else if (strcmp(o.scenario, "reload") == 0) {
+		rc = scenario_reload(&o, argc, orig_argv);
 	} else {
 		rc = scenario_parse(&o, argc, orig_argv);
 	}
