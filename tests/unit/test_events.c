@@ -46,6 +46,7 @@
 
 #include "controlplane.h"
 #include "cunit_main.h"
+#include "eal.h"
 #include "dataplane.h"
 #include "frames.h"
 
@@ -53,60 +54,11 @@
 /* EAL                                                                       */
 /* ------------------------------------------------------------------------ */
 
-/* The first two CPUs this process may run on; both the same if it has one. */
-static int
-pick_cpus(unsigned *main_cpu, unsigned *worker_cpu)
-{
-	cpu_set_t set;
-	int first = -1, second = -1;
-
-	if (sched_getaffinity(0, sizeof(set), &set) != 0)
-		return -errno;
-	for (int c = 0; c < CPU_SETSIZE && second < 0; c++) {
-		if (!CPU_ISSET(c, &set))
-			continue;
-		if (first < 0)
-			first = c;
-		else
-			second = c;
-	}
-	if (first < 0)
-		return -ENODEV;
-	*main_cpu = (unsigned)first;
-	*worker_cpu = (unsigned)(second >= 0 ? second : first);
-	return 0;
-}
-
 static int
 suite_init(void)
 {
-	char lcores[64];
-	char *argv[16];
-	unsigned main_cpu = 0, worker_cpu = 0;
-	int argc = 0, rc;
-
-	rc = pick_cpus(&main_cpu, &worker_cpu);
-	if (rc != 0) {
-		fprintf(stderr, "test_events: cannot read the CPU affinity: %s\n", strerror(-rc));
+	if (vt_eal_init("test_events", 2, 512) != 0)
 		return -1;
-	}
-	/* Lcore 0 is the main lcore; lcore 1 is a worker for the end-to-end test. */
-	snprintf(lcores, sizeof(lcores), "0@%u,1@%u", main_cpu, worker_cpu);
-	argv[argc++] = "test_events";
-	argv[argc++] = "--no-pci";
-	argv[argc++] = "--no-huge";
-	argv[argc++] = "--no-shconf";
-	argv[argc++] = "--no-telemetry";
-	argv[argc++] = "-m";
-	argv[argc++] = "512";
-	argv[argc++] = "--log-level=*:warning";
-	argv[argc++] = "--lcores";
-	argv[argc++] = lcores;
-	argv[argc] = NULL;
-	if (rte_eal_init(argc, argv) < 0) {
-		fprintf(stderr, "test_events: rte_eal_init failed: %s\n", rte_strerror(rte_errno));
-		return -1;
-	}
 	return 0;
 }
 

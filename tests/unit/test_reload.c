@@ -51,6 +51,7 @@
 
 #include "controlplane.h"
 #include "cunit_main.h"
+#include "eal.h"
 #include "dataplane.h"
 #include "frames.h"
 #include "rules.h"
@@ -361,38 +362,11 @@ index_rulesets(void)
 /* EAL                                                                       */
 /* ------------------------------------------------------------------------ */
 
-/* The first two CPUs this process may run on; both the same if it has one. */
-static int
-pick_cpus(unsigned *main_cpu, unsigned *worker_cpu)
-{
-	cpu_set_t set;
-	int first = -1, second = -1;
-
-	if (sched_getaffinity(0, sizeof(set), &set) != 0)
-		return -errno;
-	for (int c = 0; c < CPU_SETSIZE && second < 0; c++) {
-		if (!CPU_ISSET(c, &set))
-			continue;
-		if (first < 0)
-			first = c;
-		else
-			second = c;
-	}
-	if (first < 0)
-		return -ENODEV;
-	*main_cpu = (unsigned)first;
-	*worker_cpu = (unsigned)(second >= 0 ? second : first);
-	return 0;
-}
-
 static int
 suite_init(void)
 {
-	char lcores[64];
-	char *argv[16];
-	unsigned main_cpu = 0, worker_cpu = 0;
 	const char *broken_line;
-	int argc = 0, rc;
+	int rc;
 
 	if (mkdtemp(tmp_dir) == NULL) {
 		fprintf(stderr, "test_reload: mkdtemp: %s\n", strerror(errno));
@@ -417,29 +391,8 @@ suite_init(void)
 	snprintf(broken_loc, sizeof(broken_loc), "cur.rules:%u:%u", BROKEN_LINE,
 		 (unsigned)(strstr(broken_line, BROKEN_WORD) - broken_line) + 1);
 
-	rc = pick_cpus(&main_cpu, &worker_cpu);
-	if (rc != 0) {
-		fprintf(stderr, "test_reload: cannot read the CPU affinity: %s\n", strerror(-rc));
+	if (vt_eal_init("test_reload", 2, 1024) != 0)
 		return -1;
-	}
-	/* -l 0-1 on whatever CPUs we have: lcore 0 main, lcore 1 the worker.
-	 * The net_pcap ports are hot-plugged by each test (a fresh one each). */
-	snprintf(lcores, sizeof(lcores), "0@%u,1@%u", main_cpu, worker_cpu);
-	argv[argc++] = "test_reload";
-	argv[argc++] = "--no-pci";
-	argv[argc++] = "--no-huge";
-	argv[argc++] = "--no-shconf";
-	argv[argc++] = "--no-telemetry";
-	argv[argc++] = "-m";
-	argv[argc++] = "1024";
-	argv[argc++] = "--log-level=*:warning";
-	argv[argc++] = "--lcores";
-	argv[argc++] = lcores;
-	argv[argc] = NULL;
-	if (rte_eal_init(argc, argv) < 0) {
-		fprintf(stderr, "test_reload: rte_eal_init failed: %s\n", rte_strerror(rte_errno));
-		return -1;
-	}
 	/* This thread reads the published bundle as a QSBR reader, online only
 	 * while it reads: cp_reload_run waits for grace periods on it. */
 	urcu_qsbr_register_thread();

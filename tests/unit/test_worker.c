@@ -42,6 +42,7 @@
 #include <rte_ring.h>
 
 #include "cunit_main.h"
+#include "eal.h"
 #include "dataplane.h"
 #include "frames.h"
 
@@ -87,60 +88,11 @@ static unsigned ring_port_seq;
 /* EAL                                                                       */
 /* ------------------------------------------------------------------------ */
 
-/* The first two CPUs this process may run on; both the same if it has one. */
-static int
-pick_cpus(unsigned *main_cpu, unsigned *worker_cpu)
-{
-	cpu_set_t set;
-	int first = -1, second = -1;
-
-	if (sched_getaffinity(0, sizeof(set), &set) != 0)
-		return -errno;
-	for (int c = 0; c < CPU_SETSIZE && second < 0; c++) {
-		if (!CPU_ISSET(c, &set))
-			continue;
-		if (first < 0)
-			first = c;
-		else
-			second = c;
-	}
-	if (first < 0)
-		return -ENODEV;
-	*main_cpu = (unsigned)first;
-	*worker_cpu = (unsigned)(second >= 0 ? second : first);
-	return 0;
-}
-
 static int
 suite_init(void)
 {
-	char lcores[64];
-	char *argv[16];
-	unsigned main_cpu = 0, worker_cpu = 0;
-	int argc = 0, rc;
-
-	rc = pick_cpus(&main_cpu, &worker_cpu);
-	if (rc != 0) {
-		fprintf(stderr, "test_worker: cannot read the CPU affinity: %s\n", strerror(-rc));
+	if (vt_eal_init("test_worker", 3, 256) != 0)
 		return -1;
-	}
-	/* Lcore 0 is the main lcore; lcores 1 and 2 are the workers. */
-	snprintf(lcores, sizeof(lcores), "0@%u,1@%u,2@%u", main_cpu, worker_cpu, worker_cpu);
-	argv[argc++] = "test_worker";
-	argv[argc++] = "--no-pci";
-	argv[argc++] = "--no-huge";
-	argv[argc++] = "--no-shconf";
-	argv[argc++] = "--no-telemetry";
-	argv[argc++] = "-m";
-	argv[argc++] = "256";
-	argv[argc++] = "--log-level=*:warning";
-	argv[argc++] = "--lcores";
-	argv[argc++] = lcores;
-	argv[argc] = NULL;
-	if (rte_eal_init(argc, argv) < 0) {
-		fprintf(stderr, "test_worker: rte_eal_init failed: %s\n", rte_strerror(rte_errno));
-		return -1;
-	}
 	test_pool = rte_pktmbuf_pool_create("test_frames", POOL_MBUFS, 0, 0,
 					    RTE_MBUF_DEFAULT_BUF_SIZE, (int)rte_socket_id());
 	if (test_pool == NULL) {
