@@ -88,4 +88,30 @@ struct bench_reload_opts {
  */
 int bench_reload(const struct bench_reload_opts *o);
 
+#define BENCH_STORE_DEFAULT_RUNS 3u
+#define BENCH_STORE_DEFAULT_OBS 300000ul
+#define BENCH_STORE_SMOKE_OBS 20000ul
+#define BENCH_STORE_DEFAULT_ALARMS 400u
+#define BENCH_STORE_SMOKE_ALARMS 20u
+
+/* What the store scenario is asked for. */
+struct bench_store_opts {
+	unsigned runs;
+	unsigned long obs; /**< observations per run and batch size */
+	unsigned alarms;   /**< synced alarm puts per run */
+	bool json;
+	const char *command; /**< the command line, for the report */
+	const char *dir;     /**< where its databases go (NULL: $TMPDIR, else /var/tmp) */
+};
+
+/*
+ * The store scenario (bench-store.c): observations per second through
+ * store_obs_add in batches of 4096 and 256, sealed and not, the latency of
+ * synced alarm puts, each against RocksDB alone on the same bytes (and an
+ * append + fdatasync for the latency) in the same run.
+ * @return 0, -ENOMEM, what opening or writing a store gave, or -EPROTO when
+ *         the counters or the bytes read back are not what was written.
+ */
+int bench_store(const struct bench_store_opts *o);
+
 #endif /* VIGIL_BENCH_H */

@@ -25,6 +25,26 @@ run() {
 	timeout "$TOOL_TIMEOUT" "$TOOL" "$@" >"$tmp/$name.out" 2>"$tmp/$name.err" || rc=$?
 }
 
+# expect_rc NAME RC WHAT: the last run exited RC.
+expect_rc() {
+	if [ "$rc" -eq "$2" ]; then
+		ok "$3: exit $2"
+	else
+		fail "$3: exit $rc, expected $2"
+		show "$1"
+	fi
+}
+
+# has NAME STREAM REGEX WHAT: a line of NAME's STREAM (out or err) matches.
+has() {
+	if grep -Eq -- "$3" "$tmp/$1.$2"; then
+		ok "$4"
+	else
+		fail "$4: no line matching /$3/ in std$2"
+		show "$1"
+	fi
+}
+
 # show NAME: the exit status and (the start of) both outputs of run NAME.
 show() {
 	echo "  exit $rc; stdout:"

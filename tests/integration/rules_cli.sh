@@ -51,26 +51,6 @@ TOOL_TIMEOUT=120
 # shellcheck source=cli_lib.sh
 source "$(dirname "$0")/cli_lib.sh"
 
-# expect_rc NAME RC WHAT: the last run exited RC.
-expect_rc() {
-	if [ "$rc" -eq "$2" ]; then
-		ok "$3: exit $2"
-	else
-		fail "$3: exit $rc, expected $2"
-		show "$1"
-	fi
-}
-
-# has NAME STREAM REGEX WHAT: a line of NAME's STREAM (out or err) matches.
-has() {
-	if grep -Eq -- "$3" "$tmp/$1.$2"; then
-		ok "$4"
-	else
-		fail "$4: no line matching /$3/ in std$2"
-		show "$1"
-	fi
-}
-
 # json_ok NAME WHAT: every line of NAME's stdout is a JSON object.
 json_ok() {
 	if "$py" -c 'import json, sys
