@@ -51,8 +51,13 @@ static const char *const default_eal[] = {"--no-pci", "--no-huge", "--no-shconf"
 #define VTP_DEVICES_MAX (1u << 24)
 #define REGISTRY_DEVICES_MIN 1
 #define REGISTRY_DEVICES_MAX (1u << 22)
-#define RING_MIN 64		   /* events per ring; DP_RING_MAX above */
-#define CONFIG_FILE_MAX (1u << 20) /* a config file is small; this catches /dev/zero */
+#define RING_MIN 64			  /* events per ring; DP_RING_MAX above */
+#define CONFIG_FILE_MAX (1u << 20)	  /* a config file is small; this catches /dev/zero */
+#define STORAGE_CACHE_MB_MAX 65536	  /* storage.block_cache_mb */
+#define STORAGE_WRITE_BUFFER_MB_MAX 4096  /* storage.write_buffer_mb */
+#define STORAGE_BATCH_RECORDS_MAX 1000000 /* storage.batch_records */
+#define STORAGE_BATCH_MS_MAX 60000	  /* storage.batch_ms */
+#define RETENTION_DAYS_MAX 36500	  /* a hundred years */
 
 #define KEY_PATH_LEN 96	   /* "ports[7].addresses[16]" and the like */
 #define SHOWN_VALUE_LEN 72 /* how much of a bad value an error message quotes */
@@ -90,6 +95,22 @@ cp_config_defaults(struct cp_config *c)
 	c->registry_devices = DP_REGISTRY_DEVICES_DEFAULT;
 	c->alarm_ring = DP_ALARM_RING_DEFAULT;
 	c->telemetry_ring = DP_TELEMETRY_RING_DEFAULT;
+	c->storage_dir = strdup(CP_STORAGE_DIR);
+	if (c->storage_dir == NULL) {
+		cp_config_free(c);
+		return -ENOMEM;
+	}
+	c->storage_dir_given = false;
+	c->storage_block_cache_mb = CP_STORAGE_CACHE_MB;
+	c->storage_write_buffer_mb = CP_STORAGE_WRITE_BUFFER_MB;
+	c->storage_compression = STORE_COMPRESS_LZ4;
+	c->storage_batch_records = STORE_BATCH_RECORDS_DEFAULT;
+	c->storage_batch_ms = STORE_BATCH_MS_DEFAULT;
+	c->storage_retain_s[STORE_CF_OBS] = STORE_RETAIN_OBS_DEFAULT;
+	c->storage_retain_s[STORE_CF_ALARMS] = STORE_RETAIN_ALARMS_DEFAULT;
+	c->storage_retain_s[STORE_CF_AUDIT] = STORE_RETAIN_AUDIT_DEFAULT;
+	c->storage_retain_s[STORE_CF_META] = STORE_RETAIN_META_DEFAULT;
+	c->storage_key_file = NULL;
 	return 0;
 }
 
@@ -118,6 +139,8 @@ cp_config_free(struct cp_config *c)
 	}
 	free(c->rules_cache_dir);
 	free(c->allow);
+	free(c->storage_dir);
+	free(c->storage_key_file);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -136,6 +159,8 @@ config_copy(struct cp_config *dst, const struct cp_config *src)
 	memset(dst->rule_var, 0, sizeof(dst->rule_var));
 	dst->rules_cache_dir = NULL;
 	dst->allow = NULL;
+	dst->storage_dir = NULL;
+	dst->storage_key_file = NULL;
 
 	if (src->path != NULL && (dst->path = strdup(src->path)) == NULL)
 		goto nomem;
@@ -161,6 +186,11 @@ config_copy(struct cp_config *dst, const struct cp_config *src)
 			goto nomem;
 		memcpy(dst->allow, src->allow, src->n_allow * sizeof(*dst->allow));
 	}
+	if (src->storage_dir != NULL && (dst->storage_dir = strdup(src->storage_dir)) == NULL)
+		goto nomem;
+	if (src->storage_key_file != NULL &&
+	    (dst->storage_key_file = strdup(src->storage_key_file)) == NULL)
+		goto nomem;
 	return 0;
 nomem:
 	cp_config_free(dst);
@@ -1242,6 +1272,300 @@ parse_rules(struct loader *ld, const yaml_node_t *value, const char *path, void 
 			    target, values);
 }
 
+/* ------------------------------------------------------------------------ */
+/* storage                                                                   */
+/* ------------------------------------------------------------------------ */
+
+/* storage.dir: a directory; null or "" turns storage off (nothing is kept). */
+static int
+parse_storage_dir(struct loader *ld, const yaml_node_t *value, const char *path, void *target)
+{
+	struct cp_config *c = target;
+	const char *s;
+	char *dir = NULL;
+	int rc;
+
+	if (!is_null(value)) {
+		rc = get_scalar(ld, value, path, "a directory (null: storage off)", &s);
+		if (rc < 0)
+			return rc;
+		if (s[0] != '\0') {
+			rc = resolve_path(ld, s, &dir);
+			if (rc < 0)
+				return rc;
+		}
+	}
+	free(c->storage_dir);
+	c->storage_dir = dir;
+	c->storage_dir_given = true;
+	return 0;
+}
+
+/* storage.key_file: a file; null: values are not sealed. */
+static int
+parse_storage_key_file(struct loader *ld, const yaml_node_t *value, const char *path, void *target)
+{
+	struct cp_config *c = target;
+	char *file = NULL;
+	const char *s;
+	int rc;
+
+	if (!is_null(value)) {
+		rc = get_scalar(ld, value, path, "a key file (null: values are not sealed)", &s);
+		if (rc < 0)
+			return rc;
+		if (s[0] == '\0')
+			return node_error(ld, value, path,
+					  "must not be empty (null: values are not sealed)");
+		rc = resolve_path(ld, s, &file);
+		if (rc < 0)
+			return rc;
+	}
+	free(c->storage_key_file);
+	c->storage_key_file = file;
+	return 0;
+}
+
+static int
+parse_storage_block_cache(struct loader *ld, const yaml_node_t *value, const char *path,
+			  void *target)
+{
+	struct cp_config *c = target;
+	unsigned long v;
+	int rc;
+
+	rc = get_number(ld, value, path, 1, STORAGE_CACHE_MB_MAX, NULL, &v);
+	if (rc == 0)
+		c->storage_block_cache_mb = (unsigned)v;
+	return rc;
+}
+
+static int
+parse_storage_write_buffer(struct loader *ld, const yaml_node_t *value, const char *path,
+			   void *target)
+{
+	struct cp_config *c = target;
+	unsigned long v;
+	int rc;
+
+	rc = get_number(ld, value, path, 1, STORAGE_WRITE_BUFFER_MB_MAX, NULL, &v);
+	if (rc == 0)
+		c->storage_write_buffer_mb = (unsigned)v;
+	return rc;
+}
+
+static int
+parse_storage_batch_records(struct loader *ld, const yaml_node_t *value, const char *path,
+			    void *target)
+{
+	struct cp_config *c = target;
+	unsigned long v;
+	int rc;
+
+	rc = get_number(ld, value, path, 1, STORAGE_BATCH_RECORDS_MAX, NULL, &v);
+	if (rc == 0)
+		c->storage_batch_records = (unsigned)v;
+	return rc;
+}
+
+static int
+parse_storage_batch_ms(struct loader *ld, const yaml_node_t *value, const char *path, void *target)
+{
+	struct cp_config *c = target;
+	unsigned long v;
+	int rc;
+
+	rc = get_number(ld, value, path, 1, STORAGE_BATCH_MS_MAX, NULL, &v);
+	if (rc == 0)
+		c->storage_batch_ms = (unsigned)v;
+	return rc;
+}
+
+static const char *const compression_names[] = {
+	[STORE_COMPRESS_NONE] = "none",
+	[STORE_COMPRESS_LZ4] = "lz4",
+	[STORE_COMPRESS_ZSTD] = "zstd",
+	[STORE_COMPRESS_SNAPPY] = "snappy",
+};
+#define N_COMPRESSION (sizeof(compression_names) / sizeof(compression_names[0]))
+
+const char *
+cp_compression_name(enum store_compression z)
+{
+	return (unsigned)z < N_COMPRESSION ? compression_names[z] : "?";
+}
+
+static int
+parse_storage_compression(struct loader *ld, const yaml_node_t *value, const char *path,
+			  void *target)
+{
+	struct cp_config *c = target;
+	char shown_value[SHOWN_VALUE_LEN];
+	const char *s;
+	unsigned i;
+	int rc;
+
+	rc = get_scalar(ld, value, path, "none, lz4, zstd or snappy", &s);
+	if (rc < 0)
+		return rc;
+	for (i = 0; i < N_COMPRESSION; i++) {
+		if (strcmp(s, compression_names[i]) == 0) {
+			c->storage_compression = (enum store_compression)i;
+			return 0;
+		}
+	}
+	return node_error(ld, value, path, "'%s' is not a compression (none, lz4, zstd, snappy)",
+			  shown(value, shown_value));
+}
+
+/* Seconds per duration unit. */
+static const struct {
+	char unit;
+	int64_t seconds;
+} duration_units[] = {
+	{'w', 7 * 86400}, {'d', 86400}, {'h', 3600}, {'m', 60}, {'s', 1},
+};
+#define N_DURATION_UNITS (sizeof(duration_units) / sizeof(duration_units[0]))
+
+const char *
+cp_duration_format(int64_t seconds, char *buf, size_t len)
+{
+	unsigned i;
+
+	if (seconds <= 0) {
+		snprintf(buf, len, "0");
+		return buf;
+	}
+	/* Days at most: "14d" reads better than "2w". */
+	for (i = 1; i < N_DURATION_UNITS; i++)
+		if (seconds % duration_units[i].seconds == 0)
+			break;
+	snprintf(buf, len, "%lld%c", (long long)(seconds / duration_units[i].seconds),
+		 duration_units[i].unit);
+	return buf;
+}
+
+/*
+ * A retention: "0" keeps forever; otherwise a decimal number and one unit
+ * (s, m, h, d, w), at most RETENTION_DAYS_MAX days.
+ */
+static int
+get_duration(struct loader *ld, const yaml_node_t *value, const char *path, int64_t *out)
+{
+	char shown_value[SHOWN_VALUE_LEN];
+	unsigned long long n;
+	const char *s;
+	size_t digits;
+	unsigned i;
+	int rc;
+
+	rc = get_scalar(ld, value, path, "a duration (7d, 12h, 0 keeps forever)", &s);
+	if (rc < 0)
+		return rc;
+	if (strcmp(s, "0") == 0) {
+		*out = 0;
+		return 0;
+	}
+	digits = strspn(s, "0123456789");
+	if (digits == 0 || s[0] == '0' || digits > 12)
+		goto bad;
+	if (s[digits] == '\0')
+		return node_error(ld, value, path,
+				  "'%s' needs a unit: s, m, h, d or w (7d, 12h; 0 keeps forever)",
+				  shown(value, shown_value));
+	if (s[digits + 1] != '\0')
+		goto bad;
+	for (i = 0; i < N_DURATION_UNITS; i++)
+		if (s[digits] == duration_units[i].unit)
+			break;
+	if (i == N_DURATION_UNITS)
+		goto bad;
+	n = strtoull(s, NULL, 10);
+	if (n * (unsigned long long)duration_units[i].seconds >
+	    (unsigned long long)RETENTION_DAYS_MAX * 86400)
+		return node_error(ld, value, path, "%s is more than %d days",
+				  shown(value, shown_value), RETENTION_DAYS_MAX);
+	*out = (int64_t)n * duration_units[i].seconds;
+	return 0;
+bad:
+	return node_error(ld, value, path,
+			  "'%s' is not a duration (a number and s, m, h, d or w: 7d, 12h; "
+			  "0 keeps forever)",
+			  shown(value, shown_value));
+}
+
+static int
+parse_retention_obs(struct loader *ld, const yaml_node_t *value, const char *path, void *target)
+{
+	return get_duration(ld, value, path,
+			    &((struct cp_config *)target)->storage_retain_s[STORE_CF_OBS]);
+}
+
+static int
+parse_retention_alarms(struct loader *ld, const yaml_node_t *value, const char *path, void *target)
+{
+	return get_duration(ld, value, path,
+			    &((struct cp_config *)target)->storage_retain_s[STORE_CF_ALARMS]);
+}
+
+static int
+parse_retention_audit(struct loader *ld, const yaml_node_t *value, const char *path, void *target)
+{
+	return get_duration(ld, value, path,
+			    &((struct cp_config *)target)->storage_retain_s[STORE_CF_AUDIT]);
+}
+
+static const struct key_def retention_keys[] = {
+	{"obs", parse_retention_obs},
+	{"alarms", parse_retention_alarms},
+	{"audit", parse_retention_audit},
+};
+
+static int
+parse_storage_retention(struct loader *ld, const yaml_node_t *value, const char *path, void *target)
+{
+	const yaml_node_t *values[MAX_KEYS];
+
+	return walk_mapping(ld, value, path, retention_keys,
+			    sizeof(retention_keys) / sizeof(retention_keys[0]), target, values);
+}
+
+static const struct key_def storage_keys[] = {
+	{"dir", parse_storage_dir},
+	{"block_cache_mb", parse_storage_block_cache},
+	{"write_buffer_mb", parse_storage_write_buffer},
+	{"compression", parse_storage_compression},
+	{"batch_records", parse_storage_batch_records},
+	{"batch_ms", parse_storage_batch_ms},
+	{"retention", parse_storage_retention},
+	{"key_file", parse_storage_key_file},
+};
+
+static int
+parse_storage(struct loader *ld, const yaml_node_t *value, const char *path, void *target)
+{
+	const yaml_node_t *values[MAX_KEYS];
+
+	return walk_mapping(ld, value, path, storage_keys,
+			    sizeof(storage_keys) / sizeof(storage_keys[0]), target, values);
+}
+
+void
+cp_config_store_opts(const struct cp_config *c, struct store_opts *opts)
+{
+	store_opts_defaults(opts);
+	opts->dir = c->storage_dir;
+	opts->mode = STORE_READ_WRITE;
+	opts->block_cache_mb = c->storage_block_cache_mb;
+	opts->write_buffer_mb = c->storage_write_buffer_mb;
+	opts->compression = c->storage_compression;
+	opts->batch_records = c->storage_batch_records;
+	opts->batch_ms = c->storage_batch_ms;
+	for (unsigned i = 0; i < STORE_CF__COUNT; i++)
+		opts->retain_s[i] = c->storage_retain_s[i];
+	opts->key_file = c->storage_key_file;
+}
+
 int
 cp_config_set_rule_files(struct cp_config *c, const char *const *files, unsigned n)
 {
@@ -1291,6 +1615,7 @@ static const struct key_def top_keys[] = {
 	{"rules", parse_rules},
 	{"registry", parse_registry},
 	{"events", parse_events},
+	{"storage", parse_storage},
 };
 
 static int
@@ -1691,7 +2016,7 @@ print_udp_ports(FILE *out, const char *key, const uint16_t *ports, unsigned n)
 void
 cp_config_print(const struct cp_config *c, FILE *out)
 {
-	char addr[INET6_ADDRSTRLEN];
+	char addr[INET6_ADDRSTRLEN], dur[32];
 	unsigned i, j, n;
 
 	fputs("# vigil configuration: every key with the value in force\n", out);
@@ -1766,4 +2091,28 @@ cp_config_print(const struct cp_config *c, FILE *out)
 	fputs("events:\n", out);
 	fprintf(out, "  alarm_ring: %u\n", c->alarm_ring);
 	fprintf(out, "  telemetry_ring: %u\n", c->telemetry_ring);
+	fputs("storage:\n  dir: ", out);
+	if (c->storage_dir != NULL)
+		print_quoted(out, c->storage_dir);
+	else
+		fputs("null", out);
+	fputc('\n', out);
+	fprintf(out, "  block_cache_mb: %u\n", c->storage_block_cache_mb);
+	fprintf(out, "  write_buffer_mb: %u\n", c->storage_write_buffer_mb);
+	fprintf(out, "  compression: %s\n", cp_compression_name(c->storage_compression));
+	fprintf(out, "  batch_records: %u\n", c->storage_batch_records);
+	fprintf(out, "  batch_ms: %u\n", c->storage_batch_ms);
+	fprintf(out, "  retention:\n");
+	fprintf(out, "    obs: %s\n",
+		cp_duration_format(c->storage_retain_s[STORE_CF_OBS], dur, sizeof(dur)));
+	fprintf(out, "    alarms: %s\n",
+		cp_duration_format(c->storage_retain_s[STORE_CF_ALARMS], dur, sizeof(dur)));
+	fprintf(out, "    audit: %s\n",
+		cp_duration_format(c->storage_retain_s[STORE_CF_AUDIT], dur, sizeof(dur)));
+	fputs("  key_file: ", out);
+	if (c->storage_key_file != NULL)
+		print_quoted(out, c->storage_key_file);
+	else
+		fputs("null", out);
+	fputc('\n', out);
 }

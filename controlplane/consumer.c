@@ -18,6 +18,10 @@
  * loss after enqueueing what fit, so the events put before the loss have
  * been delivered by the time the technical alarm is.
  *
+ * Every pass ends with the idle function (cp_consumer_set_idle), so that
+ * the hooks' time-driven work (the store's batch timer, alarm retries) runs on this
+ * same thread even when no event comes.
+ *
  * The consumer thread only takes events; it reads no RCU table, so it is
  * not an RCU reader. Its counters have one writer (the thread, or the
  * caller of cp_consumer_pass / cp_consumer_stop) and are read by anyone
@@ -46,6 +50,8 @@ struct cp_consumer {
 	uint64_t lost_reported[DP_MAX_WORKERS];	      /* alarm_lost last raised */
 	unsigned next_telemetry;		      /* the worker the next pass starts at */
 	struct cp_event_hooks hooks;
+	void (*idle)(void *arg); /* end of every pass, or NULL */
+	void *idle_arg;
 	_Atomic uint64_t counter[CP_CONS__COUNT];
 	atomic_bool stop;
 	bool running;
@@ -122,6 +128,13 @@ cp_consumer_new(struct dp_lanes *const *lanes, const struct dp_stats *const *sta
 	atomic_init(&c->stop, false);
 	*out = c;
 	return 0;
+}
+
+void
+cp_consumer_set_idle(struct cp_consumer *c, void (*fn)(void *arg), void *arg)
+{
+	c->idle = fn;
+	c->idle_arg = arg;
 }
 
 int
@@ -255,6 +268,8 @@ cp_consumer_pass(struct cp_consumer *c, unsigned telemetry_budget)
 	check_losses(c);
 	if (taken == 0)
 		count(c, CP_CONS_idle_passes, 1);
+	if (c->idle != NULL)
+		c->idle(c->idle_arg);
 	return taken;
 }
 

@@ -17,6 +17,7 @@
 #include <stdio.h>
 
 #include "dataplane.h"
+#include "store.h"
 
 #define CP_MAX_EAL_ARGS 64
 
@@ -69,7 +70,21 @@ struct cp_config {
 	unsigned registry_devices; /**< registry.devices (default 16384) */
 	unsigned alarm_ring;	   /**< events.alarm_ring (default 16384) */
 	unsigned telemetry_ring;   /**< events.telemetry_ring (default 65536) */
+	/* storage.* (a relative dir or key_file is taken from the config file's directory) */
+	char *storage_dir;	/**< NULL: storage off, nothing is kept (default CP_STORAGE_DIR) */
+	bool storage_dir_given; /**< set by a file (else `vigild --pcap` keeps nothing) */
+	unsigned storage_block_cache_mb;	    /**< default 64 */
+	unsigned storage_write_buffer_mb;	    /**< per column family (default 64) */
+	enum store_compression storage_compression; /**< default lz4 */
+	unsigned storage_batch_records;		    /**< default STORE_BATCH_RECORDS_DEFAULT */
+	unsigned storage_batch_ms;		    /**< default STORE_BATCH_MS_DEFAULT */
+	int64_t storage_retain_s[STORE_CF__COUNT];  /**< seconds, 0 keeps (meta: always 0) */
+	char *storage_key_file;			    /**< NULL: values are not sealed */
 };
+
+#define CP_STORAGE_DIR "/var/lib/vigil/db"
+#define CP_STORAGE_CACHE_MB 64
+#define CP_STORAGE_WRITE_BUFFER_MB 64
 
 /** Fill @p c with the defaults (no ports). Return 0 or -ENOMEM. */
 int cp_config_defaults(struct cp_config *c);
@@ -129,6 +144,22 @@ void cp_config_rule_opts(const struct cp_config *c, struct rule_load_opts *opts,
 void cp_config_print(const struct cp_config *c, FILE *out);
 
 /**
+ * The store's options of the configuration (storage.*): @p opts gets
+ * store_opts_defaults, then every configured value, read-write. Its
+ * strings point into @p c. opts->dir is NULL when storage is off.
+ */
+void cp_config_store_opts(const struct cp_config *c, struct store_opts *opts);
+
+/** "none", "lz4", "zstd", "snappy". */
+const char *cp_compression_name(enum store_compression z);
+
+/**
+ * A retention as vigil.yaml writes it: "0" (kept), or the largest unit that
+ * divides it ("7d", "12h", "90m", "45s"). @return @p buf.
+ */
+const char *cp_duration_format(int64_t seconds, char *buf, size_t len);
+
+/**
  * The sender ACL of the configuration (telemetry.allow), built for
  * dp_acl_publish or dp_conf.acl.
  * @return 0, -ENOMEM.
@@ -145,7 +176,9 @@ int cp_config_acl(const struct cp_config *c, struct dp_acl **out);
  * between batches, so an alarm never waits behind observations. When a
  * worker's alarm_lost counter has grown and its ALARM lane is empty again,
  * the consumer raises a DP_EV_TECH event (DP_TECH_EVENT_LOSS, value = the
- * events lost since the last one) through on_alarm.
+ * events lost since the last one) through on_alarm. Every hook of one
+ * consumer runs on one thread at a time (the consumer's, or the caller of
+ * cp_consumer_pass / cp_consumer_stop), so what they write needs no lock.
  */
 struct cp_event_hooks {
 	/** Each ALARM event (rule hit, device alarm, technical), in lane order. */
@@ -183,6 +216,16 @@ int cp_consumer_new(struct dp_lanes *const *lanes, const struct dp_stats *const 
 		    unsigned n_workers, const struct cp_event_hooks *hooks,
 		    struct cp_consumer **out);
 
+/**
+ * Call @p fn(@p arg) at the end of every pass, busy or idle, on the thread
+ * that ran it, so that the hooks' time-driven work (the store's batch
+ * timer, retries) runs even when no event comes. Set before
+ * cp_consumer_start; @p fn NULL: none. (A setter rather than a member of
+ * cp_event_hooks, so that positional initializers of the hooks still
+ * build.)
+ */
+void cp_consumer_set_idle(struct cp_consumer *c, void (*fn)(void *arg), void *arg);
+
 /** The same over a started plane's workers. */
 int cp_consumer_of_plane(struct dp_plane *dp, const struct cp_event_hooks *hooks,
 			 struct cp_consumer **out);
@@ -209,6 +252,125 @@ void cp_consumer_free(struct cp_consumer *c);
 
 /** The consumer's counters (relaxed reads; it is their only writer). */
 void cp_consumer_counters(const struct cp_consumer *c, uint64_t out[CP_CONS__COUNT]);
+
+/* ------------------------------------------------------------------------ */
+/* Persistence (persist.c)                                                   */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * The consumer's hooks that keep what the workers saw in the store: each
+ * observation goes into the store's batch (written with the WAL, no fsync,
+ * every storage.batch_records or storage.batch_ms), each ALARM event (rule
+ * hit, device alarm, technical condition) becomes an alarm record (compact
+ * JSON) under the next alarm id. Alarm records are written and synced in
+ * groups (one fsync each, store_alarms_put): a group is written when it
+ * holds STORE_ALARMS_BATCH_MAX records, at the end of every consumer pass
+ * (cp_persist_tick) and by cp_persist_flush; a record counts as stored
+ * once its group is. The hooks, and so the store's writes, run on the
+ * consumer's thread only: it is the store's one writer (cp_persist_tick,
+ * its idle work, writes the pass's alarm group and runs the batch timer
+ * and the retries).
+ *
+ * An alarm record whose write fails (a full disk, an I/O error) is not
+ * dropped: it waits in a bounded queue (retry_max records) and is written
+ * again, before any newer one, every retry_ms until writes succeed; what
+ * does not fit in the queue is lost and counted. The failure is a
+ * technical condition: one line on the log when writes start failing and
+ * one when they succeed again, a counter, and the on_condition hook.
+ * Every ALARM event ends up in exactly one of alarms_stored,
+ * alarm_retry_lost, alarm_refused, alarm_encode_failed, the queue, or
+ * (until the end of the consumer's pass) the group being gathered.
+ */
+#define CP_PERSIST_COUNTERS(X)                                                                    \
+	X(obs_stored, "observations handed to the store's batch (storage.obs_written: those "     \
+		      "of them written to the WAL)")                                              \
+	X(obs_store_failed, "observation batch writes that failed (their observations are lost: " \
+			    "storage.obs_failed)")                                                \
+	X(alarms_stored, "alarm records written and synced, retries included")                    \
+	X(alarm_groups, "synced writes of alarm groups (one fsync each)")                         \
+	X(alarm_store_failed, "alarm records whose first write failed (kept in memory for a "     \
+			      "retry)")                                                           \
+	X(alarms_retried, "alarm records stored by a retry after their first write failed")       \
+	X(alarm_retry_lost, "alarm records lost: the retry queue was full, or still held them "   \
+			    "at exit")                                                            \
+	X(alarm_refused, "alarm records the store refused for good (too large, invalid): lost")   \
+	X(alarm_encode_failed, "alarm records that could not be built (out of memory): lost")     \
+	X(disk_full_alarms, "technical conditions raised: storage writes started failing (disk "  \
+			    "full or I/O error)")                                                 \
+	X(storage_recovered, "storage writes succeeded again after failing")                      \
+	X(events_ignored, "events of a type that is not stored (none expected)")
+
+#define CP_X_ENUM_PERSIST(name, desc) CP_PERSIST_##name,
+enum cp_persist_counter { CP_PERSIST_COUNTERS(CP_X_ENUM_PERSIST) CP_PERSIST__COUNT };
+#undef CP_X_ENUM_PERSIST
+
+const char *cp_persist_counter_name(enum cp_persist_counter c);
+const char *cp_persist_counter_desc(enum cp_persist_counter c);
+
+#define CP_PERSIST_RETRY_MAX 1024 /**< alarm records kept in memory while writes fail */
+#define CP_PERSIST_RETRY_MS 100	  /**< between two retries while writes fail */
+
+/** Start from cp_persist_opts_defaults; the defaults are in brackets. */
+struct cp_persist_opts {
+	unsigned retry_max; /**< the retry queue's room, at least 1 (CP_PERSIST_RETRY_MAX) */
+	unsigned retry_ms;  /**< between retries, 0: every pass (CP_PERSIST_RETRY_MS) */
+	FILE *log;	    /**< where the state changes are said (stderr; NULL: stderr) */
+	/** Storage writes started failing (@p rc the negative errno) or succeed again (0). */
+	void (*on_condition)(void *arg, int rc);
+	void *condition_arg;
+	store_clock_fn clock; /**< the store's clock, for store_tick (NULL: CLOCK_REALTIME) */
+	void *clock_arg;
+};
+
+void cp_persist_opts_defaults(struct cp_persist_opts *o);
+
+struct cp_persist;
+
+/**
+ * Persistence into @p s (open read-write; it must outlive the persist and
+ * have no other writer). @p o NULL: the defaults. Alarm ids go on from
+ * store_alarm_next_id.
+ * @return 0, -EINVAL (@p s NULL, retry_max 0), -ENOMEM.
+ */
+int cp_persist_new(struct store *s, const struct cp_persist_opts *o, struct cp_persist **out);
+
+/** The hooks for cp_consumer_new (on_alarm, on_telemetry; arg = @p p). */
+void cp_persist_hooks(struct cp_persist *p, struct cp_event_hooks *hooks);
+
+/**
+ * The idle work, for cp_consumer_set_idle(c, cp_persist_tick, p), at the
+ * end of every pass: write the pass's alarm group (after the queued
+ * records, retried if a retry is due), and the observation batch if it is
+ * due. On the writer thread only.
+ */
+void cp_persist_tick(void *persist);
+
+/**
+ * Retry the queued alarm records now, write the alarm group, then the
+ * observation batch (store_flush). On the writer thread, or once the
+ * consumer has stopped.
+ * @return 0, or the negative errno of the first write that failed.
+ */
+int cp_persist_flush(struct cp_persist *p);
+
+/**
+ * A last cp_persist_flush, then free. Alarm records still queued are lost:
+ * counted (alarm_retry_lost) and said on the log. The store stays open.
+ * NULL is fine.
+ */
+void cp_persist_free(struct cp_persist *p);
+
+/** The counters (relaxed reads; any thread). */
+void cp_persist_counters(const struct cp_persist *p, uint64_t out[CP_PERSIST__COUNT]);
+
+/** Where storage stands (any thread). */
+struct cp_persist_state {
+	bool failing;	  /**< the last write failed */
+	int rc;		  /**< its negative errno (0 when not failing) */
+	unsigned queued;  /**< alarm records waiting for a retry */
+	uint64_t next_id; /**< the id the next alarm record gets */
+};
+void cp_persist_state(const struct cp_persist *p, struct cp_persist_state *st);
 
 /* ------------------------------------------------------------------------ */
 /* Rule reload (reload.c)                                                    */
@@ -322,6 +484,12 @@ struct cp_report {
 	unsigned registry_devices;	   /**< devices in the registry (dp_registry_count) */
 	uint64_t reloads_good;
 	uint64_t reloads_refused;
+	/* Storage, set by the caller (storage_dir NULL: storage off, the rest zero). */
+	const char *storage_dir;
+	unsigned storage_key_id;	       /**< store_seal_key_id (0: not sealed) */
+	uint64_t store[STORE_CNT__COUNT];      /**< store_counters */
+	uint64_t persist[CP_PERSIST__COUNT];   /**< cp_persist_counters */
+	struct cp_persist_state persist_state; /**< cp_persist_state */
 };
 
 /** Gather the counters of a running or stopped data plane (no RCU read). */
@@ -335,8 +503,10 @@ uint64_t cp_report_port_drops(const struct cp_report *r);
  * JSON form: one object on one line with rx_packets, tx_packets, outcomes,
  * drops (every reason, port-level ones prefixed "port_"), the decoders' and
  * the rules' counters, "events" and "tables" (dp_stats.event and .table),
- * "consumer", "registry" {devices}, "reloads" {good, refused}, workers and
- * ports, and, with rules, "ruleset" (version, rules, hash, loaded) and
+ * "consumer", "registry" {devices}, "reloads" {good, refused}, "storage"
+ * (every counter of the store and of the persist hooks, zero when storage
+ * is off), "storage_info" {dir (null: off), sealed_key, failing, error,
+ * alarms_queued}, workers and ports, and, with rules, "ruleset" (version, rules, hash, loaded) and
  * "rule_hits" (each rule that fired since that version was loaded: sid,
  * rev, action, priority, msg, hits).
  * @return 0, -ENOMEM, or the negative errno of the failed write (-ENOSPC, -EIO...).

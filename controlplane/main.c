@@ -5,8 +5,11 @@
  * failure names its fix), loads the rules before the EAL starts (a ruleset
  * with an error stops start-up with every error as FILE:LINE:COL;
  * `vigil-rules check` is the way to test a ruleset before deploying it),
- * starts the data plane on the worker lcores with that ruleset as bundle
- * version 1 and the sender ACL, starts the event consumer, and then runs
+ * opens the store (storage.dir; a database that is locked by another
+ * vigild, corrupted or of another schema stops start-up, exit 2), starts
+ * the data plane on the worker lcores with that ruleset as bundle version 1
+ * and the sender ACL, starts the event consumer with the persist hooks
+ * (the consumer's thread is the store's one writer), and then runs
  * the control plane on the main lcore: periodic counter reports, rule
  * reloads, the device registry's reclamation, and, with --pcap, the
  * end-of-capture detection that makes `vigild --pcap FILE` behave as
@@ -19,16 +22,22 @@
  * success or refusal with every error, is printed when the main loop sees
  * it, on stderr and with --json also as a {"reload": ...} line on stdout);
  * SIGINT and SIGTERM stop the workers after their burst, the consumer
- * drains what is left, the final summary prints and vigild exits 0.
+ * drains what is left, the store gets the last batch, the final summary
+ * prints, the store is closed and vigild exits 0.
+ *
+ * `vigild --pcap` keeps nothing unless the configuration names
+ * storage.dir: a replay is a test, not the ward's record.
  */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <pcap/pcap.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include <hs/hs.h>
@@ -76,6 +85,9 @@ struct vigild {
 	struct dp_plane *dp;
 	struct cp_consumer *consumer; /* NULL without events */
 	struct cp_reloader *reloader;
+	struct store *store;	    /* NULL: storage off */
+	struct cp_persist *persist; /* with the store */
+	const char *storage_dir;
 	double start;
 	bool json;
 };
@@ -305,6 +317,105 @@ load_rules(const struct cp_config *cfg, struct rule_set **out)
 }
 
 /*
+ * Make the directories above @p dir that are missing (mode 0700: they will
+ * hold patient data), as `mkdir -p` would; RocksDB makes the last one.
+ * @return 0, or the negative errno of the mkdir that failed (@p err says which).
+ */
+static int
+make_parents(const char *dir, char *err, size_t errlen)
+{
+	char path[PATH_MAX];
+	size_t len = strlen(dir);
+
+	if (len >= sizeof(path)) {
+		snprintf(err, errlen, "%.200s...: the path is too long", dir);
+		return -ENAMETOOLONG;
+	}
+	memcpy(path, dir, len + 1);
+	while (len > 1 && path[len - 1] == '/')
+		path[--len] = '\0';
+	for (char *p = path + 1; (p = strchr(p, '/')) != NULL; p++) {
+		struct stat st;
+		int rc = 0;
+
+		*p = '\0';
+		if (mkdir(path, 0700) != 0 && errno != EEXIST) {
+			rc = -errno;
+			/* A directory that is there (on a read-only file system, say) will do. */
+			if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+				rc = 0;
+		}
+		*p = '/';
+		if (rc != 0) {
+			snprintf(err, errlen, "cannot make %.*s for %.200s: %s",
+				 (int)(p - path < 200 ? p - path : 200), path, dir, strerror(-rc));
+			return rc;
+		}
+	}
+	return 0;
+}
+
+/* A retention for people: "7d", or "forever" for 0. */
+static const char *
+kept(int64_t seconds, char *buf, size_t len)
+{
+	return seconds == 0 ? "forever" : cp_duration_format(seconds, buf, len);
+}
+
+/*
+ * Open the store of storage.dir, and the persist hooks that write to it.
+ * Storage off (storage.dir null, or --pcap without storage.dir in the
+ * configuration) is said, not an error. A store that cannot be opened
+ * (locked by another vigild, corrupted, another schema, a key file
+ * refused) stops start-up with the store's one-line reason.
+ * @return 0, or a negative errno (the message is printed).
+ */
+static int
+open_storage(const struct cp_config *cfg, bool pcap, struct vigild *v)
+{
+	char err[512] = "", obs[32], alarms[32], audit[32], sealed[32];
+	struct store_opts opts;
+	unsigned key;
+	int rc;
+
+	if (cfg->storage_dir == NULL || (pcap && !cfg->storage_dir_given)) {
+		fprintf(stderr, "vigild: storage off: nothing is kept (%s)\n",
+			cfg->storage_dir == NULL
+				? "storage.dir is null"
+				: "--pcap without storage.dir in the configuration");
+		return 0;
+	}
+	cp_config_store_opts(cfg, &opts);
+	rc = make_parents(cfg->storage_dir, err, sizeof(err));
+	if (rc == 0)
+		rc = store_open(&opts, &v->store, err, sizeof(err));
+	if (rc != 0) {
+		fprintf(stderr, "vigild: storage: %s\n", err[0] != '\0' ? err : strerror(-rc));
+		return rc;
+	}
+	rc = cp_persist_new(v->store, NULL, &v->persist);
+	if (rc != 0) {
+		fprintf(stderr, "vigild: storage: %s\n", strerror(-rc));
+		store_close(v->store);
+		v->store = NULL;
+		return rc;
+	}
+	v->storage_dir = cfg->storage_dir;
+	key = store_seal_key_id(v->store);
+	if (key != 0)
+		snprintf(sealed, sizeof(sealed), "sealed with key %u", key);
+	else
+		snprintf(sealed, sizeof(sealed), "not sealed");
+	fprintf(stderr,
+		"vigild: storage: %s (%s), observations kept %s, alarms %s, audit %s; values %s\n",
+		cfg->storage_dir, cp_compression_name(cfg->storage_compression),
+		kept(cfg->storage_retain_s[STORE_CF_OBS], obs, sizeof(obs)),
+		kept(cfg->storage_retain_s[STORE_CF_ALARMS], alarms, sizeof(alarms)),
+		kept(cfg->storage_retain_s[STORE_CF_AUDIT], audit, sizeof(audit)), sealed);
+	return 0;
+}
+
+/*
  * Print a report. The bundle in force and the registry are read as an
  * online QSBR reader, and the report is written to memory meanwhile; the
  * thread is offline again before anything reaches standard output, so a
@@ -323,6 +434,13 @@ report(const struct vigild *v)
 	cp_report_gather(v->dp, now_s() - v->start, &r);
 	if (v->consumer != NULL)
 		cp_consumer_counters(v->consumer, r.consumer);
+	if (v->store != NULL) {
+		r.storage_dir = v->storage_dir;
+		r.storage_key_id = store_seal_key_id(v->store);
+		store_counters(v->store, r.store);
+		cp_persist_counters(v->persist, r.persist);
+		cp_persist_state(v->persist, &r.persist_state);
+	}
 	if (v->reloader != NULL)
 		cp_reload_counts(v->reloader, &r.reloads_good, &r.reloads_refused);
 	mem = open_memstream(&buf, &len);
@@ -453,6 +571,9 @@ run(struct vigild *v, const struct options *o, unsigned interval, uint64_t pcap_
 	}
 	if (v->consumer != NULL)
 		cp_consumer_stop(v->consumer); /* drains what the workers left */
+	/* The consumer has stopped: this thread is the store's writer now. */
+	if (v->persist != NULL)
+		cp_persist_flush(v->persist);
 	if (reg != NULL)
 		dp_registry_reclaim(reg);
 	if (report(v) != 0 && rc == 0)
@@ -514,18 +635,24 @@ main(int argc, char **argv)
 		status = rc == -ENOMEM ? 1 : 2;
 		goto out_config;
 	}
+	rc = open_storage(&cfg, o.pcap != NULL, &v);
+	if (rc != 0) {
+		/* A database that is locked, corrupted or refused is for the operator. */
+		status = rc == -ENOMEM ? 1 : 2;
+		goto out_rules;
+	}
 	eal_argc = cp_eal_args(&cfg, argv[0], eal_argv, sizeof(eal_argv) / sizeof(eal_argv[0]),
 			       scratch, sizeof(scratch));
 	if (eal_argc < 0) {
 		fprintf(stderr, "vigild: too many EAL arguments (eal: and ports:)\n");
-		goto out_rules;
+		goto out_store;
 	}
 	if (rte_eal_init(eal_argc, eal_argv) < 0) {
 		fprintf(stderr,
 			"vigild: EAL initialisation failed: %s; check eal: in the configuration "
 			"(without hugepages keep --no-huge; for a NIC, bind it to vfio-pci)\n",
 			rte_strerror(rte_errno));
-		goto out_rules;
+		goto out_store;
 	}
 
 	/* The rules loaded at start are version 1; the bundle owns the set from here. */
@@ -564,7 +691,13 @@ main(int argc, char **argv)
 		goto out_plane;
 	}
 	if (dconf.events) {
-		rc = cp_consumer_of_plane(v.dp, NULL, &v.consumer);
+		struct cp_event_hooks hooks;
+
+		if (v.persist != NULL)
+			cp_persist_hooks(v.persist, &hooks);
+		rc = cp_consumer_of_plane(v.dp, v.persist != NULL ? &hooks : NULL, &v.consumer);
+		if (rc == 0 && v.persist != NULL)
+			cp_consumer_set_idle(v.consumer, cp_persist_tick, v.persist);
 		if (rc == 0) {
 			rc = cp_consumer_start(v.consumer);
 			if (rc != 0) {
@@ -597,6 +730,10 @@ out_eal:
 	dp_ruleset_free(bundle);
 	dp_acl_free(acl);
 	rte_eal_cleanup();
+out_store:
+	/* After the consumer: it drained into the store. The last batch is written here. */
+	cp_persist_free(v.persist);
+	store_close(v.store);
 out_rules:
 	rule_set_free(rules);
 out_config:

@@ -8,9 +8,9 @@
  * the reload counts), then prints it as a table or as one JSON object. The
  * JSON shape is a contract with the tests and with operators' scripts:
  * rx_packets, tx_packets, outcomes{}, drops{} (every reason, zero or not),
- * events{}, tables{}, consumer{} (every counter, zero or not, named by the
- * X-macro lists), per-worker and per-port figures, and the ruleset with
- * the hits of each rule that fired since its version was loaded.
+ * events{}, tables{}, consumer{} and storage{} (every counter, zero or
+ * not, named by the X-macro lists), storage_info{}, per-worker and per-port figures, and the
+ * ruleset with the hits of each rule that fired since its version was loaded.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -155,6 +155,34 @@ add_tables(json_t *root, const struct cp_report *r)
 	return rc != 0 ? -ENOMEM : 0;
 }
 
+/*
+ * "storage": the store's counters and the persist hooks' in one object
+ * (their names do not overlap), zero when storage is off; "storage_info":
+ * where it is and how it stands.
+ */
+static int
+add_storage(json_t *root, const struct cp_report *r)
+{
+	const struct cp_persist_state *st = &r->persist_state;
+	json_t *storage = json_object(), *info;
+	int rc = 0;
+
+	for (unsigned i = 0; storage && i < STORE_CNT__COUNT; i++)
+		rc |= json_object_set_new(storage, store_counter_name(i),
+					  json_integer((json_int_t)r->store[i]));
+	for (unsigned i = 0; storage && i < CP_PERSIST__COUNT; i++)
+		rc |= json_object_set_new(storage, cp_persist_counter_name(i),
+					  json_integer((json_int_t)r->persist[i]));
+	info = json_pack("{s:o, s:i, s:b, s:o, s:i}", "dir",
+			 r->storage_dir != NULL ? json_string(r->storage_dir) : json_null(),
+			 "sealed_key", (int)r->storage_key_id, "failing", st->failing, "error",
+			 st->rc != 0 ? json_string(strerror(-st->rc)) : json_null(),
+			 "alarms_queued", (int)st->queued);
+	rc |= json_object_set_new(root, "storage", storage);
+	rc |= json_object_set_new(root, "storage_info", info);
+	return rc != 0 ? -ENOMEM : 0;
+}
+
 static json_t *
 report_json(const struct cp_report *r)
 {
@@ -223,7 +251,7 @@ report_json(const struct cp_report *r)
 	json_object_set_new(root, "rules", rules);
 	json_object_set_new(root, "workers", workers);
 	json_object_set_new(root, "ports", ports);
-	if (add_tables(root, r) != 0 ||
+	if (add_tables(root, r) != 0 || add_storage(root, r) != 0 ||
 	    (r->ruleset != NULL && r->ruleset->set != NULL && add_ruleset(root, r->ruleset) != 0)) {
 		json_decref(root);
 		return NULL;
@@ -305,6 +333,54 @@ print_tables(const struct cp_report *r, FILE *out)
 		r->registry_devices, r->reloads_good, r->reloads_refused);
 }
 
+/* One line on storage, then its failure counters when they are not zero. */
+static void
+print_storage(const struct cp_report *r, FILE *out)
+{
+	static const enum store_counter store_failures[] = {
+		STORE_CNT_obs_failed,	STORE_CNT_alarms_failed, STORE_CNT_audit_failed,
+		STORE_CNT_write_errors, STORE_CNT_no_space,	 STORE_CNT_unseal_failed,
+		STORE_CNT_unknown_key,	STORE_CNT_bad_values,
+	};
+	static const enum cp_persist_counter persist_failures[] = {
+		CP_PERSIST_obs_store_failed, CP_PERSIST_alarm_store_failed,
+		CP_PERSIST_alarms_retried,   CP_PERSIST_alarm_retry_lost,
+		CP_PERSIST_alarm_refused,    CP_PERSIST_alarm_encode_failed,
+		CP_PERSIST_disk_full_alarms, CP_PERSIST_storage_recovered,
+		CP_PERSIST_events_ignored,
+	};
+	const struct cp_persist_state *st = &r->persist_state;
+	char sealed[32];
+
+	if (r->storage_dir == NULL) {
+		fprintf(out, "storage: off: nothing is kept\n");
+		return;
+	}
+	if (r->storage_key_id != 0)
+		snprintf(sealed, sizeof(sealed), "sealed with key %u", r->storage_key_id);
+	else
+		snprintf(sealed, sizeof(sealed), "not sealed");
+	fprintf(out,
+		"storage: %s (%s): %" PRIu64 " observations written in %" PRIu64
+		" batches, %" PRIu64 " alarm records stored%s",
+		r->storage_dir, sealed, r->store[STORE_CNT_obs_written],
+		r->store[STORE_CNT_obs_batches], r->persist[CP_PERSIST_alarms_stored],
+		st->failing ? "" : "\n");
+	if (st->failing)
+		fprintf(out, "; FAILING (%s): %u alarm records wait in memory\n",
+			st->rc != 0 ? strerror(-st->rc) : "?", st->queued);
+	for (size_t i = 0; i < sizeof(store_failures) / sizeof(store_failures[0]); i++)
+		if (r->store[store_failures[i]])
+			print_named(out, "storage", store_counter_name(store_failures[i]),
+				    r->store[store_failures[i]],
+				    store_counter_desc(store_failures[i]));
+	for (size_t i = 0; i < sizeof(persist_failures) / sizeof(persist_failures[0]); i++)
+		if (r->persist[persist_failures[i]])
+			print_named(out, "storage", cp_persist_counter_name(persist_failures[i]),
+				    r->persist[persist_failures[i]],
+				    cp_persist_counter_desc(persist_failures[i]));
+}
+
 static void
 print_text(const struct cp_report *r, FILE *out)
 {
@@ -364,6 +440,7 @@ print_text(const struct cp_report *r, FILE *out)
 	if (r->ruleset != NULL && r->ruleset->set != NULL)
 		print_ruleset(r->ruleset, out);
 	print_tables(r, out);
+	print_storage(r, out);
 	for (unsigned p = 0; p < r->n_ports; p++)
 		fprintf(out,
 			"port %u %s: %u rxq, %u txq, rss %s, ipackets %" PRIu64

@@ -112,6 +112,7 @@ expect_failure missing-pcap "$tmp/no-such-capture.pcap"
 cat >"$tmp/pci.yaml" <<'EOF'
 eal: ["--no-pci", "--no-huge", "--no-shconf", "-m", "512"]
 ports: [{device: "0000:99:00.0", addresses: [192.0.2.1]}]
+storage: {dir: null}
 EOF
 run pci-port --config "$tmp/pci.yaml" --json
 expect_failure pci-port "0000:99:00.0" "not found" "vfio-pci"
@@ -121,6 +122,7 @@ cat >"$tmp/lcores.yaml" <<'EOF'
 eal: ["--no-pci", "--no-huge", "--no-shconf", "-m", "512", "-l", "0-1"]
 workers: 3
 ports: [{device: "net_null0", addresses: [192.0.2.1]}]
+storage: {dir: null}
 EOF
 run lcores --config "$tmp/lcores.yaml" --json
 expect_failure lcores "lcore"

@@ -31,7 +31,7 @@ report = json.load(open(sys.argv[1]))
 readme = open(sys.argv[2]).read()
 names = set(report["outcomes"]) | set(report["drops"])
 names |= {"hl7." + n for n in report["hl7"]} | {"vtp." + n for n in report["vtp"]}
-for group in ("rules", "events", "tables", "consumer"):
+for group in ("rules", "events", "tables", "consumer", "storage"):
     if group not in report:
         print("vigild's summary has no '%s' object" % group)
         sys.exit(1)
@@ -49,4 +49,4 @@ if report["drops"]["eth_runt"] != 1:
     sys.exit(1)
 sys.exit(1 if missing or stale else 0)
 PY
-echo "docs: all $(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(sum(len(d[g]) for g in ("outcomes", "drops", "hl7", "vtp", "rules", "events", "tables", "consumer")))' "$tmp/out.json") counters documented"
+echo "docs: all $(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(sum(len(d[g]) for g in ("outcomes", "drops", "hl7", "vtp", "rules", "events", "tables", "consumer", "storage")))' "$tmp/out.json") counters documented"

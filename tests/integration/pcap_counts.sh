@@ -172,8 +172,8 @@ sigterm_test() {
 		echo "$label: FAIL: vigil-mkpcap failed"
 		return 1
 	fi
-	printf 'ports: [{device: "net_pcap0,rx_pcap=%s,infinite_rx=1", addresses: [192.0.2.1, "2001:db8::1"]}]\n' \
-		"$cap" >"$cfg"
+	printf 'ports: [{device: "net_pcap0,rx_pcap=%s,infinite_rx=1", addresses: [192.0.2.1, "2001:db8::1"]}]\nstorage: {dir: "%s/db"}\n' \
+		"$cap" "$tmp" >"$cfg"
 	"$vigild" --config "$cfg" --json --stats-interval 1 >"$tmp/$label.out" \
 		2>"$tmp/$label.err" &
 	bg_pid=$!

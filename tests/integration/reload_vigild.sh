@@ -130,6 +130,8 @@ ports:
     addresses: [192.0.2.1, "2001:db8::1"]
 rules:
   files: [$rules]
+storage:
+  dir: $tmp/db
 EOF
 
 # Not under timeout(1): the signals must reach vigild itself. Every wait
@@ -244,7 +246,7 @@ printf 'no_such_key: 1\n' >>"$tmp/vigil.yaml"
 kill -HUP "$pid"
 if wait_for 30 reloads_at_least 4 &&
 	[ "$(q reload 3 'not r["ok"] and r["version"] == 2 and r["errors"] == 1')" = True ] &&
-	q reload 3 'r["diagnostics"]' | grep -q 'vigil.yaml:[0-9]*:[0-9]*:.*no_such_key'; then
+	[[ "$(q reload 3 'r["diagnostics"]')" =~ vigil\.yaml:[0-9]+:[0-9]+:.*no_such_key ]]; then
 	ok "config error: refused with vigil.yaml:LINE:COL, version 2 in force"
 else
 	fail "config error: reload line $(q reload 3 r)"

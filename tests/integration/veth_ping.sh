@@ -74,6 +74,7 @@ timeout 10 ip link set "$host_if" up
 # --- vigild on the root side ---------------------------------------------
 cat >"$tmp/vigil.yaml" <<EOF
 ports: [{device: "net_af_packet0,iface=$host_if", addresses: [192.0.2.1, "2001:db8::1"]}]
+storage: {dir: "$tmp/db"}
 EOF
 "$vigild" --config "$tmp/vigil.yaml" --json --stats-interval 1 >"$tmp/vigild.out" \
 	2>"$tmp/vigild.err" &

@@ -50,7 +50,19 @@ static const char full_yaml[] =
 	"  devices: 1000\n"
 	"events:\n"
 	"  alarm_ring: 4096\n"
-	"  telemetry_ring: 1048576\n";
+	"  telemetry_ring: 1048576\n"
+	"storage:\n"
+	"  dir: /srv/vigil/db\n"
+	"  block_cache_mb: 256\n"
+	"  write_buffer_mb: 32\n"
+	"  compression: zstd\n"
+	"  batch_records: 1000\n"
+	"  batch_ms: 250\n"
+	"  retention:\n"
+	"    obs: 12h\n"
+	"    alarms: 2w\n"
+	"    audit: 3650d\n"
+	"  key_file: /etc/vigil/keys\n";
 
 static const uint8_t ipv6_2001_db8_1[16] = {0x20, 0x01, 0x0d, 0xb8, [15] = 1};
 
@@ -91,6 +103,20 @@ assert_defaults(const struct cp_config *c)
 	CU_ASSERT_EQUAL(c->registry_devices, DP_REGISTRY_DEVICES_DEFAULT);
 	CU_ASSERT_EQUAL(c->alarm_ring, DP_ALARM_RING_DEFAULT);
 	CU_ASSERT_EQUAL(c->telemetry_ring, DP_TELEMETRY_RING_DEFAULT);
+	CU_ASSERT_PTR_NOT_NULL(c->storage_dir);
+	if (c->storage_dir != NULL)
+		CU_ASSERT_STRING_EQUAL(c->storage_dir, "/var/lib/vigil/db");
+	CU_ASSERT_FALSE(c->storage_dir_given);
+	CU_ASSERT_EQUAL(c->storage_block_cache_mb, 64);
+	CU_ASSERT_EQUAL(c->storage_write_buffer_mb, 64);
+	CU_ASSERT_EQUAL(c->storage_compression, STORE_COMPRESS_LZ4);
+	CU_ASSERT_EQUAL(c->storage_batch_records, STORE_BATCH_RECORDS_DEFAULT);
+	CU_ASSERT_EQUAL(c->storage_batch_ms, STORE_BATCH_MS_DEFAULT);
+	CU_ASSERT_EQUAL(c->storage_retain_s[STORE_CF_OBS], 7 * 86400);
+	CU_ASSERT_EQUAL(c->storage_retain_s[STORE_CF_ALARMS], 365 * 86400);
+	CU_ASSERT_EQUAL(c->storage_retain_s[STORE_CF_AUDIT], 0);
+	CU_ASSERT_EQUAL(c->storage_retain_s[STORE_CF_META], 0);
+	CU_ASSERT_PTR_NULL(c->storage_key_file);
 }
 
 /* c->allow[i] is @p text (parsed by dp_acl_net_parse, which test_acl checks). */
@@ -152,6 +178,19 @@ assert_full(const struct cp_config *c)
 	CU_ASSERT_EQUAL(c->registry_devices, 1000);
 	CU_ASSERT_EQUAL(c->alarm_ring, 4096);
 	CU_ASSERT_EQUAL(c->telemetry_ring, 1048576);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c->storage_dir);
+	CU_ASSERT_STRING_EQUAL(c->storage_dir, "/srv/vigil/db");
+	CU_ASSERT_TRUE(c->storage_dir_given);
+	CU_ASSERT_EQUAL(c->storage_block_cache_mb, 256);
+	CU_ASSERT_EQUAL(c->storage_write_buffer_mb, 32);
+	CU_ASSERT_EQUAL(c->storage_compression, STORE_COMPRESS_ZSTD);
+	CU_ASSERT_EQUAL(c->storage_batch_records, 1000);
+	CU_ASSERT_EQUAL(c->storage_batch_ms, 250);
+	CU_ASSERT_EQUAL(c->storage_retain_s[STORE_CF_OBS], 12 * 3600);
+	CU_ASSERT_EQUAL(c->storage_retain_s[STORE_CF_ALARMS], 14 * 86400);
+	CU_ASSERT_EQUAL(c->storage_retain_s[STORE_CF_AUDIT], 3650 * 86400LL);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c->storage_key_file);
+	CU_ASSERT_STRING_EQUAL(c->storage_key_file, "/etc/vigil/keys");
 }
 
 /* Every key of @p a equals @p b's (path aside). */
@@ -210,6 +249,19 @@ assert_same(const struct cp_config *a, const struct cp_config *b)
 	if (a->rules_cache_dir != NULL && b->rules_cache_dir != NULL)
 		CU_ASSERT_STRING_EQUAL(a->rules_cache_dir, b->rules_cache_dir);
 	CU_ASSERT_EQUAL(a->rules_max_errors, b->rules_max_errors);
+	CU_ASSERT_EQUAL(a->storage_dir == NULL, b->storage_dir == NULL);
+	if (a->storage_dir != NULL && b->storage_dir != NULL)
+		CU_ASSERT_STRING_EQUAL(a->storage_dir, b->storage_dir);
+	CU_ASSERT_EQUAL(a->storage_block_cache_mb, b->storage_block_cache_mb);
+	CU_ASSERT_EQUAL(a->storage_write_buffer_mb, b->storage_write_buffer_mb);
+	CU_ASSERT_EQUAL(a->storage_compression, b->storage_compression);
+	CU_ASSERT_EQUAL(a->storage_batch_records, b->storage_batch_records);
+	CU_ASSERT_EQUAL(a->storage_batch_ms, b->storage_batch_ms);
+	for (i = 0; i < STORE_CF__COUNT; i++)
+		CU_ASSERT_EQUAL(a->storage_retain_s[i], b->storage_retain_s[i]);
+	CU_ASSERT_EQUAL(a->storage_key_file == NULL, b->storage_key_file == NULL);
+	if (a->storage_key_file != NULL && b->storage_key_file != NULL)
+		CU_ASSERT_STRING_EQUAL(a->storage_key_file, b->storage_key_file);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -536,7 +588,8 @@ static const struct error_case error_cases[] = {
 	/* unknown keys */
 	{"workers: 1\n\nwrokers: 2\n",
 	 "vigil.yaml:3:1: unknown key 'wrokers' (known keys: eal, workers, ports, telemetry, "
-	 "mempool, rx_desc, tx_desc, promiscuous, stats_interval, rules, registry, events)"},
+	 "mempool, rx_desc, tx_desc, promiscuous, stats_interval, rules, registry, events, "
+	 "storage)"},
 	/* rules */
 	{"rules:\n  file: [a.rules]\n",
 	 "vigil.yaml:2:3: rules: unknown key 'file' (known keys: files, vars, cache_dir, "
@@ -615,6 +668,64 @@ static const struct error_case error_cases[] = {
 	 "vigil.yaml:2:19: events.telemetry_ring: expected a number, got a list"},
 	{"events:\n  alarm_ring: 1024\n  alarm_ring: 2048\n",
 	 "vigil.yaml:3:3: events: duplicate key 'alarm_ring' (first on line 2)"},
+	/* storage */
+	{"storage:\n  directory: /x\n",
+	 "vigil.yaml:2:3: storage: unknown key 'directory' (known keys: dir, block_cache_mb, "
+	 "write_buffer_mb, compression, batch_records, batch_ms, retention, key_file)"},
+	{"storage:\n  dir: [/x]\n",
+	 "vigil.yaml:2:8: storage.dir: expected a directory (null: storage off), got a list"},
+	{"storage:\n  block_cache_mb: 0\n",
+	 "vigil.yaml:2:19: storage.block_cache_mb: 0 is out of range (1..65536)"},
+	{"storage:\n  write_buffer_mb: 4097\n",
+	 "vigil.yaml:2:20: storage.write_buffer_mb: 4097 is out of range (1..4096)"},
+	{"storage:\n  batch_records: 1000001\n",
+	 "vigil.yaml:2:18: storage.batch_records: 1000001 is out of range (1..1000000)"},
+	{"storage:\n  batch_ms: 0\n",
+	 "vigil.yaml:2:13: storage.batch_ms: 0 is out of range (1..60000)"},
+	{"storage:\n  compression: gzip\n",
+	 "vigil.yaml:2:16: storage.compression: 'gzip' is not a compression (none, lz4, zstd, "
+	 "snappy)"},
+	{"storage:\n  compression: LZ4\n",
+	 "vigil.yaml:2:16: storage.compression: 'LZ4' is not a compression (none, lz4, zstd, "
+	 "snappy)"},
+	{"storage:\n  compression:\n",
+	 "vigil.yaml:2:15: storage.compression: expected none, lz4, zstd or snappy, got nothing"},
+	{"storage:\n  key_file: \"\"\n",
+	 "vigil.yaml:2:13: storage.key_file: must not be empty (null: values are not sealed)"},
+	{"storage:\n  key_file: [k]\n",
+	 "vigil.yaml:2:13: storage.key_file: expected a key file (null: values are not sealed), "
+	 "got a list"},
+	{"storage:\n  retention: 7d\n",
+	 "vigil.yaml:2:14: storage.retention: expected a mapping, got '7d'"},
+	{"storage:\n  retention:\n    observations: 7d\n",
+	 "vigil.yaml:3:5: storage.retention: unknown key 'observations' (known keys: obs, alarms, "
+	 "audit)"},
+	{"storage:\n  retention:\n    obs: 7\n",
+	 "vigil.yaml:3:10: storage.retention.obs: '7' needs a unit: s, m, h, d or w (7d, 12h; 0 "
+	 "keeps forever)"},
+	{"storage:\n  retention:\n    obs: 7x\n",
+	 "vigil.yaml:3:10: storage.retention.obs: '7x' is not a duration (a number and s, m, h, d "
+	 "or w: 7d, 12h; 0 keeps forever)"},
+	{"storage:\n  retention:\n    alarms: 07d\n",
+	 "vigil.yaml:3:13: storage.retention.alarms: '07d' is not a duration (a number and s, m, "
+	 "h, d or w: 7d, 12h; 0 keeps forever)"},
+	{"storage:\n  retention:\n    alarms: -1d\n",
+	 "vigil.yaml:3:13: storage.retention.alarms: '-1d' is not a duration (a number and s, m, "
+	 "h, d or w: 7d, 12h; 0 keeps forever)"},
+	{"storage:\n  retention:\n    audit: 7dd\n",
+	 "vigil.yaml:3:12: storage.retention.audit: '7dd' is not a duration (a number and s, m, "
+	 "h, d or w: 7d, 12h; 0 keeps forever)"},
+	{"storage:\n  retention:\n    audit: 1.5d\n",
+	 "vigil.yaml:3:12: storage.retention.audit: '1.5d' is not a duration (a number and s, m, "
+	 "h, d or w: 7d, 12h; 0 keeps forever)"},
+	{"storage:\n  retention:\n    audit: 36501d\n",
+	 "vigil.yaml:3:12: storage.retention.audit: 36501d is more than 36500 days"},
+	{"storage:\n  retention:\n    audit: 99999999999999w\n",
+	 "vigil.yaml:3:12: storage.retention.audit: '99999999999999w' is not a duration (a number "
+	 "and s, m, h, d or w: 7d, 12h; 0 keeps forever)"},
+	{"storage:\n  retention:\n    obs:\n",
+	 "vigil.yaml:3:9: storage.retention.obs: expected a duration (7d, 12h, 0 keeps forever), "
+	 "got nothing"},
 	/* duplicate keys */
 	{"workers: 1\nworkers: 2\n", "vigil.yaml:2:1: duplicate key 'workers' (first on line 1)"},
 	{"telemetry:\n  udp_checksum: true\n  udp_checksum: false\n",
@@ -731,7 +842,8 @@ test_errors(void)
 	static const char before_yaml[] =
 		"workers: 7\nports: [net_null0]\n"
 		"telemetry: {udp_checksum: false, allow: [10.9.0.0/16, \"fd00::/8\"]}\n"
-		"registry: {devices: 99}\nevents: {alarm_ring: 128, telemetry_ring: 256}\n";
+		"registry: {devices: 99}\nevents: {alarm_ring: 128, telemetry_ring: 256}\n"
+		"storage: {dir: /srv/db, compression: none, retention: {obs: 1d}, key_file: k}\n";
 	struct cp_config before, c;
 	char err[ERR_LEN];
 	size_t i;
@@ -848,6 +960,14 @@ test_print_round_trip(void)
 	CU_ASSERT_EQUAL(c.n_eal, 0);
 	CU_ASSERT_EQUAL(c.n_ports, 4);
 	round_trip(&c);
+	/* storage off, every duration unit, a key file that needs quoting */
+	CU_ASSERT_EQUAL(load(&c,
+			     "storage: {dir: null, retention: {obs: 90m, alarms: 45s, audit: 25h}, "
+			     "key_file: \"/k #1\"}\n",
+			     err),
+			0);
+	CU_ASSERT_PTR_NULL(c.storage_dir);
+	round_trip(&c);
 	cp_config_free(&c);
 }
 
@@ -884,7 +1004,19 @@ test_print_text(void)
 		"  devices: 16384\n"
 		"events:\n"
 		"  alarm_ring: 16384\n"
-		"  telemetry_ring: 65536\n";
+		"  telemetry_ring: 65536\n"
+		"storage:\n"
+		"  dir: \"/var/lib/vigil/db\"\n"
+		"  block_cache_mb: 64\n"
+		"  write_buffer_mb: 64\n"
+		"  compression: lz4\n"
+		"  batch_records: 4096\n"
+		"  batch_ms: 100\n"
+		"  retention:\n"
+		"    obs: 7d\n"
+		"    alarms: 365d\n"
+		"    audit: 0\n"
+		"  key_file: null\n";
 	static const char *const files[] = {"/etc/vigil/clinical.rules"};
 	char *text = NULL, err[ERR_LEN];
 	struct cp_config c;
@@ -980,6 +1112,131 @@ test_rules_section(void)
 	CU_ASSERT_STRING_EQUAL(c.rule_files[1], "/abs/network.rules");
 	snprintf(path, sizeof(path), "%s/cache", dir);
 	CU_ASSERT_STRING_EQUAL(c.rules_cache_dir, path);
+	cp_config_free(&c);
+	snprintf(path, sizeof(path), "%s/vigil.yaml", dir);
+	unlink(path);
+	rmdir(dir);
+}
+
+/*
+ * The storage section: storage.dir null or "" is storage off, a relative
+ * dir or key file is the config file's directory's, every duration unit,
+ * and cp_config_store_opts hands all of it to the store.
+ */
+static void
+test_storage_section(void)
+{
+	static const struct {
+		const char *text;
+		int64_t seconds;
+	} durations[] = {
+		{"0", 0},
+		{"1s", 1},
+		{"45s", 45},
+		{"90m", 5400},
+		{"12h", 43200},
+		{"7d", 604800},
+		{"2w", 1209600},
+		{"36500d", 3153600000LL},
+		{"5214w", 5214 * 604800LL},
+	};
+	static const struct {
+		int64_t seconds;
+		const char *text;
+	} formats[] = {
+		{0, "0"},	  {45, "45s"},	      {60, "1m"},
+		{5400, "90m"},	  {90000, "25h"},     {86400, "1d"},
+		{1209600, "14d"}, {31536000, "365d"}, {86401, "86401s"},
+	};
+	static const char *const offs[] = {"storage: {dir: null}\n", "storage: {dir: ~}\n",
+					   "storage: {dir: \"\"}\n", "storage:\n  dir:\n"};
+	static const char yaml[] = "storage:\n  dir: db\n  key_file: keys/vigil.keys\n";
+	char dir[] = "/tmp/vigil-test-config-XXXXXX", path[128], err[ERR_LEN] = "", yaml2[64];
+	char buf[32];
+	struct store_opts opts;
+	struct cp_config c;
+	size_t i;
+	FILE *f;
+
+	/* off, in every spelling; a later load without dir keeps it off */
+	for (i = 0; i < sizeof(offs) / sizeof(offs[0]); i++) {
+		CU_ASSERT_EQUAL_FATAL(cp_config_defaults(&c), 0);
+		CU_ASSERT_EQUAL(load(&c, offs[i], err), 0);
+		CU_ASSERT_PTR_NULL(c.storage_dir);
+		CU_ASSERT_TRUE(c.storage_dir_given);
+		CU_ASSERT_EQUAL(load(&c, "storage: {batch_ms: 5}\n", err), 0);
+		CU_ASSERT_PTR_NULL(c.storage_dir);
+		cp_config_store_opts(&c, &opts);
+		CU_ASSERT_PTR_NULL(opts.dir);
+		cp_config_free(&c);
+	}
+
+	/* durations, each unit */
+	for (i = 0; i < sizeof(durations) / sizeof(durations[0]); i++) {
+		CU_ASSERT_EQUAL_FATAL(cp_config_defaults(&c), 0);
+		snprintf(yaml2, sizeof(yaml2), "storage: {retention: {alarms: %s}}\n",
+			 durations[i].text);
+		CU_ASSERT_EQUAL(load(&c, yaml2, err), 0);
+		CU_ASSERT_EQUAL(c.storage_retain_s[STORE_CF_ALARMS], durations[i].seconds);
+		/* the others keep their defaults */
+		CU_ASSERT_EQUAL(c.storage_retain_s[STORE_CF_OBS], STORE_RETAIN_OBS_DEFAULT);
+		CU_ASSERT_EQUAL(c.storage_retain_s[STORE_CF_AUDIT], STORE_RETAIN_AUDIT_DEFAULT);
+		cp_config_free(&c);
+	}
+	for (i = 0; i < sizeof(formats) / sizeof(formats[0]); i++)
+		CU_ASSERT_STRING_EQUAL(cp_duration_format(formats[i].seconds, buf, sizeof(buf)),
+				       formats[i].text);
+	CU_ASSERT_STRING_EQUAL(cp_compression_name(STORE_COMPRESS_NONE), "none");
+	CU_ASSERT_STRING_EQUAL(cp_compression_name(STORE_COMPRESS_LZ4), "lz4");
+	CU_ASSERT_STRING_EQUAL(cp_compression_name(STORE_COMPRESS_ZSTD), "zstd");
+	CU_ASSERT_STRING_EQUAL(cp_compression_name(STORE_COMPRESS_SNAPPY), "snappy");
+
+	/* the options the store gets */
+	CU_ASSERT_EQUAL_FATAL(cp_config_defaults(&c), 0);
+	CU_ASSERT_EQUAL(load(&c, full_yaml, err), 0);
+	memset(&opts, 0xa5, sizeof(opts));
+	cp_config_store_opts(&c, &opts);
+	CU_ASSERT_PTR_EQUAL(opts.dir, c.storage_dir);
+	CU_ASSERT_EQUAL(opts.mode, STORE_READ_WRITE);
+	CU_ASSERT_PTR_NULL(opts.secondary_dir);
+	CU_ASSERT_EQUAL(opts.block_cache_mb, 256);
+	CU_ASSERT_EQUAL(opts.write_buffer_mb, 32);
+	CU_ASSERT_EQUAL(opts.compression, STORE_COMPRESS_ZSTD);
+	CU_ASSERT_EQUAL(opts.batch_records, 1000);
+	CU_ASSERT_EQUAL(opts.batch_ms, 250);
+	CU_ASSERT_EQUAL(opts.retain_s[STORE_CF_OBS], 12 * 3600);
+	CU_ASSERT_EQUAL(opts.retain_s[STORE_CF_ALARMS], 14 * 86400);
+	CU_ASSERT_EQUAL(opts.retain_s[STORE_CF_AUDIT], 3650 * 86400LL);
+	CU_ASSERT_EQUAL(opts.retain_s[STORE_CF_META], 0);
+	CU_ASSERT_PTR_EQUAL(opts.key_file, c.storage_key_file);
+	CU_ASSERT_PTR_NULL(opts.clock);
+	cp_config_free(&c);
+
+	/* From a string, relative paths stay as given ... */
+	CU_ASSERT_EQUAL_FATAL(cp_config_defaults(&c), 0);
+	CU_ASSERT_EQUAL(load(&c, yaml, err), 0);
+	CU_ASSERT_STRING_EQUAL(c.storage_dir, "db");
+	CU_ASSERT_STRING_EQUAL(c.storage_key_file, "keys/vigil.keys");
+	/* ... null takes the key file away again */
+	CU_ASSERT_EQUAL(load(&c, "storage: {key_file: null}\n", err), 0);
+	CU_ASSERT_PTR_NULL(c.storage_key_file);
+	CU_ASSERT_STRING_EQUAL(c.storage_dir, "db");
+	cp_config_free(&c);
+
+	/* ... from a file, they are the file's directory's */
+	CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/vigil.yaml", dir);
+	f = fopen(path, "w");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+	fputs(yaml, f);
+	CU_ASSERT_EQUAL(fclose(f), 0);
+	CU_ASSERT_EQUAL_FATAL(cp_config_defaults(&c), 0);
+	CU_ASSERT_EQUAL(cp_config_load(&c, path, err, sizeof(err)), 0);
+	snprintf(path, sizeof(path), "%s/db", dir);
+	CU_ASSERT_STRING_EQUAL(c.storage_dir, path);
+	snprintf(path, sizeof(path), "%s/keys/vigil.keys", dir);
+	CU_ASSERT_STRING_EQUAL(c.storage_key_file, path);
+	CU_ASSERT_TRUE(c.storage_dir_given);
 	cp_config_free(&c);
 	snprintf(path, sizeof(path), "%s/vigil.yaml", dir);
 	unlink(path);
@@ -1311,6 +1568,7 @@ vigil_test_register(void)
 		{"print reads back", test_print_round_trip},
 		{"print text", test_print_text},
 		{"rules section", test_rules_section},
+		{"storage section", test_storage_section},
 		{"add port", test_add_port},
 		{"eal args: defaults", test_eal_args_default},
 		{"eal args: lcores given", test_eal_args_lcores_given},
