@@ -34,7 +34,10 @@
  * written, not how long they matter.
  */
 #include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "store_private.h"
 
@@ -149,4 +152,102 @@ store_expire(struct store *s)
 	    errors_after != errors_before)
 		return -EIO;
 	return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* The retention thread                                                      */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * RocksDB compacts where data arrives; a column family that is seldom
+ * written (alarms), or a bottom level that is seldom rewritten, could keep
+ * expired values for ever. This thread runs store_expire every
+ * expire_every_s seconds. It counts in the store's counters with atomic
+ * adds (the writer thread counts there too).
+ */
+struct store_expirer {
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t wake;
+	bool stop;
+	struct store *s;
+};
+
+static void *
+expirer_main(void *arg)
+{
+	struct store_expirer *e = arg;
+	struct timespec until;
+	int rc;
+
+	pthread_mutex_lock(&e->lock);
+	for (;;) {
+		clock_gettime(CLOCK_MONOTONIC, &until);
+		until.tv_sec += (time_t)e->s->o.expire_every_s;
+		while (!e->stop && pthread_cond_timedwait(&e->wake, &e->lock, &until) != ETIMEDOUT)
+			;
+		if (e->stop)
+			break;
+		pthread_mutex_unlock(&e->lock);
+		rc = store_expire(e->s);
+		atomic_fetch_add_explicit(&e->s->cnt[STORE_CNT_expire_runs], 1,
+					  memory_order_relaxed);
+		if (rc < 0)
+			atomic_fetch_add_explicit(&e->s->cnt[STORE_CNT_expire_failed], 1,
+						  memory_order_relaxed);
+		pthread_mutex_lock(&e->lock);
+	}
+	pthread_mutex_unlock(&e->lock);
+	return NULL;
+}
+
+int
+store_expirer_start(struct store *s)
+{
+	struct store_expirer *e;
+	pthread_condattr_t ca;
+	bool any = false;
+	int rc;
+
+	for (int cf = 0; cf < STORE_CF__COUNT; cf++)
+		any = any || s->filter[cf] != NULL;
+	if (s->o.expire_every_s == 0 || !any || s->o.mode != STORE_READ_WRITE)
+		return 0;
+	e = calloc(1, sizeof(*e));
+	if (e == NULL)
+		return -ENOMEM;
+	e->s = s;
+	pthread_mutex_init(&e->lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&e->wake, &ca);
+	pthread_condattr_destroy(&ca);
+	rc = pthread_create(&e->thread, NULL, expirer_main, e);
+	if (rc != 0) {
+		pthread_cond_destroy(&e->wake);
+		pthread_mutex_destroy(&e->lock);
+		free(e);
+		return -rc;
+	}
+	s->expirer = e;
+	return 0;
+}
+
+void
+store_expirer_stop(struct store *s)
+{
+	struct store_expirer *e = s->expirer;
+
+	if (e == NULL)
+		return;
+	pthread_mutex_lock(&e->lock);
+	e->stop = true;
+	pthread_cond_signal(&e->wake);
+	pthread_mutex_unlock(&e->lock);
+	/* A pass under way finishes first: RocksDB has no way to cancel it. */
+	pthread_join(e->thread, NULL);
+	pthread_cond_destroy(&e->wake);
+	pthread_mutex_destroy(&e->lock);
+	free(e);
+	s->expirer = NULL;
 }

@@ -98,6 +98,7 @@ store_opts_defaults(struct store_opts *o)
 	o->retain_s[STORE_CF_ALARMS] = STORE_RETAIN_ALARMS_DEFAULT;
 	o->retain_s[STORE_CF_AUDIT] = STORE_RETAIN_AUDIT_DEFAULT;
 	o->retain_s[STORE_CF_META] = STORE_RETAIN_META_DEFAULT;
+	o->expire_every_s = STORE_EXPIRE_EVERY_DEFAULT;
 }
 
 int64_t
@@ -683,6 +684,12 @@ store_open(const struct store_opts *opts, struct store **out, char *err, size_t 
 			rc = fail(err, errlen, -ENOMEM, "%s: out of memory", s->dir);
 			goto fail;
 		}
+		rc = store_expirer_start(s);
+		if (rc < 0) {
+			fail(err, errlen, rc, "%s: cannot start the retention thread: %s", s->dir,
+			     strerror(-rc));
+			goto fail;
+		}
 	}
 	if (list != NULL)
 		rocksdb_list_column_families_destroy(list, n_list);
@@ -706,6 +713,7 @@ store_close(struct store *s)
 
 	if (s == NULL)
 		return;
+	store_expirer_stop(s);
 	if (s->db != NULL && s->batch != NULL) {
 		/* Errors are counted by the flush; nothing more to do with them here. */
 		(void)store_flush(s);

@@ -84,7 +84,9 @@ const char *store_durability_name(enum store_durability d); /**< "buffered", "wa
 	X(unseal_failed, "values that failed authentication: counted, never returned")   \
 	X(unknown_key, "sealed values whose key id is not in the key file")              \
 	X(expired, "values dropped by retention (compaction filter)")                    \
-	X(bad_values, "values with a header vigil cannot read (skipped by queries)")
+	X(bad_values, "values with a header vigil cannot read (skipped by queries)")     \
+	X(expire_runs, "retention passes (store_expire) run by the store's own thread")  \
+	X(expire_failed, "retention passes that failed (RocksDB counted a background error)")
 
 #define STORE_X_ENUM(name, desc) STORE_CNT_##name,
 enum store_counter { STORE_COUNTERS(STORE_X_ENUM) STORE_CNT__COUNT };
@@ -116,6 +118,8 @@ enum store_compression {
 #define STORE_RETAIN_AUDIT_DEFAULT 0
 #define STORE_RETAIN_META_DEFAULT 0
 
+/** How often a read-write store enforces retention on its own (store_expire). */
+#define STORE_EXPIRE_EVERY_DEFAULT 3600
 #define STORE_BATCH_RECORDS_DEFAULT 4096
 #define STORE_BATCH_MS_DEFAULT 100
 
@@ -136,8 +140,9 @@ struct store_opts {
 	unsigned batch_records;		    /**< observations per batch; 0: default */
 	unsigned batch_ms; /**< a batch is written at the latest this old; 0: default */
 	int64_t retain_s[STORE_CF__COUNT]; /**< seconds; 0 keeps forever (see the defaults) */
-	const char *key_file;		   /**< NULL: values are not sealed */
-	store_clock_fn clock;		   /**< NULL: CLOCK_REALTIME */
+	unsigned expire_every_s; /**< read-write: a thread runs store_expire this often; 0 never */
+	const char *key_file;	 /**< NULL: values are not sealed */
+	store_clock_fn clock;	 /**< NULL: CLOCK_REALTIME */
 	void *clock_arg;
 };
 
@@ -330,6 +335,12 @@ int store_stats(struct store *s, struct store_cf_stats out[STORE_CF__COUNT]);
  * that the compaction filter drops what is older than its limit (by the
  * record time in each value's clear header and the store's clock).
  * @return 0 or a negative errno.
+ *
+ * A read-write store with opts.expire_every_s runs this on a thread of its
+ * own at that interval (the first pass one interval after open), so that a
+ * quiet column family, or the bottom level RocksDB seldom compacts, is
+ * still judged; store_close stops the thread first. RocksDB serialises
+ * the compaction with the writer's writes itself.
  */
 int store_expire(struct store *s);
 

@@ -68,6 +68,7 @@ struct store {
 	 * STORE_VALUE_HDR + STORE_RECORD_MAX + STORE_SEAL_OVERHEAD bytes, NULL
 	 * when the store is not opened read-write. */
 	uint8_t *scratch;
+	struct store_expirer *expirer; /* NULL: no retention thread */
 	_Atomic uint64_t cnt[STORE_CNT__COUNT];
 };
 
@@ -180,6 +181,11 @@ int store_unseal(const struct store_keys *k, unsigned id, const uint8_t *aad, si
 		 const uint8_t *in, size_t len, uint8_t *plain);
 
 /* ---- Retention (retention.c) -------------------------------------------- */
+
+/* The retention thread (opts.expire_every_s): started at the end of a
+ * read-write open, stopped first thing in store_close. */
+int store_expirer_start(struct store *s);
+void store_expirer_stop(struct store *s);
 
 /* The compaction filter of column family @cf (NULL when it keeps forever).
  * Called by store_open on a read-write store only, after s->o is filled;

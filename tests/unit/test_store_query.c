@@ -107,6 +107,7 @@ struct open_args {
 	const char *key_file;
 	bool clock;
 	int64_t retain_meta;
+	unsigned expire_every; /* 0: no retention thread (the tests call store_expire) */
 };
 
 static struct store *
@@ -125,6 +126,7 @@ open_with(const char *dir, const struct open_args *a)
 	o.block_cache_mb = 8;
 	o.write_buffer_mb = 4;
 	o.retain_s[STORE_CF_META] = a->retain_meta;
+	o.expire_every_s = a->expire_every;
 	if (a->clock) {
 		o.clock = fake_clock;
 		o.clock_arg = NULL;
@@ -876,6 +878,43 @@ test_retention(void)
 	rm_rf(dir);
 }
 
+/*
+ * The store's own retention thread: with expire_every_s 1, old records go
+ * without anyone calling store_expire, newer ones stay, and close stops
+ * the thread (ASan and the suite's exit would see it left running).
+ */
+static void
+test_retention_thread(void)
+{
+	char *dir = tmp_dir();
+	struct open_args a = {.mode = STORE_READ_WRITE, .clock = true, .expire_every = 1};
+	struct store *s;
+	struct seen *w = NULL;
+	int rc = 0;
+
+	CU_ASSERT_FATAL(dir != NULL);
+	atomic_store(&fake_now, T0);
+	s = open_with(dir, &a);
+	CU_ASSERT_FATAL(s != NULL);
+	CU_ASSERT_EQUAL(add_obs(s, 1, T0 - 8 * DAY, 0), 0);
+	CU_ASSERT_EQUAL(add_obs(s, 1, T0 - DAY, 1), 0);
+	CU_ASSERT_EQUAL(store_flush(s), 0);
+	/* Bounded wait (30 s) for a pass: the thread runs one a second. */
+	for (unsigned i = 0; i < 300 && counter(s, STORE_CNT_expire_runs) == 0; i++)
+		usleep(100000);
+	CU_ASSERT_TRUE(counter(s, STORE_CNT_expire_runs) >= 1);
+	CU_ASSERT_EQUAL(counter(s, STORE_CNT_expire_failed), 0);
+	CU_ASSERT_EQUAL(counter(s, STORE_CNT_expired), 1);
+	w = query_obs(s, 1, INT64_MIN, INT64_MAX, &rc);
+	CU_ASSERT_EQUAL(rc, 0);
+	CU_ASSERT_EQUAL(w->n, 1);
+	if (w->n == 1)
+		CU_ASSERT_EQUAL(w->obs[0].seq, 1);
+	free(w);
+	store_close(s);
+	rm_rf(dir);
+}
+
 static void
 test_retention_options(void)
 {
@@ -1050,6 +1089,7 @@ vigil_test_register(void)
 		{"unreadable values skipped and counted", test_bad_values_skipped},
 		{"sealed values: tampering and a missing key", test_sealed_values},
 		{"retention with an injected clock", test_retention},
+		{"retention thread", test_retention_thread},
 		{"retention options and filters", test_retention_options},
 		{"read-only open", test_read_only},
 		{"secondary open follows the primary", test_secondary},
