@@ -814,21 +814,33 @@ print_json_string(const char *s)
 	putchar('"');
 }
 
+/* The command line as print_command writes it, malloc'd; NULL without memory. */
+static char *
+command_text(int argc, char **argv)
+{
+	char *cmd = NULL;
+	size_t len = 0;
+	FILE *mem = open_memstream(&cmd, &len);
+
+	if (mem == NULL)
+		return NULL;
+	print_command(mem, argc, argv);
+	if (fclose(mem) != 0) {
+		free(cmd);
+		return NULL;
+	}
+	return cmd;
+}
+
 static void
 print_json(const struct bench_opts *o, const struct bench_set *s, unsigned long passes,
 	   const double *parse_ns, const double *base_ns, int argc, char **argv)
 {
 	struct bench_summary ps, bs;
-	char *cmd = NULL;
-	size_t cmd_len = 0;
-	FILE *mem = open_memstream(&cmd, &cmd_len);
+	char *cmd = command_text(argc, argv);
 
 	summarise(parse_ns, o->runs, &ps);
 	summarise(base_ns, o->runs, &bs);
-	if (mem != NULL) {
-		print_command(mem, argc, argv);
-		fclose(mem);
-	}
 	printf("{\"command\":");
 	print_json_string(cmd ? cmd : "");
 	free(cmd);
@@ -923,18 +935,11 @@ scenario_rules(const struct bench_opts *o, int argc, char **argv)
 		.counts = o->rule_counts,
 		.n_counts = o->n_rule_counts,
 	};
-	char *cmd = NULL;
-	size_t cmd_len = 0;
-	FILE *mem = open_memstream(&cmd, &cmd_len);
+	char *cmd = command_text(argc, argv);
 	int rc;
 
-	if (mem == NULL)
+	if (cmd == NULL)
 		return -ENOMEM;
-	print_command(mem, argc, argv);
-	if (fclose(mem) != 0 || cmd == NULL) {
-		free(cmd);
-		return -ENOMEM;
-	}
 	ro.command = cmd;
 	rc = bench_rules(&ro);
 	free(cmd);
@@ -950,18 +955,11 @@ scenario_rings(const struct bench_opts *o, int argc, char **argv)
 		.events = o->packets,
 		.json = o->json,
 	};
-	char *cmd = NULL;
-	size_t cmd_len = 0;
-	FILE *mem = open_memstream(&cmd, &cmd_len);
+	char *cmd = command_text(argc, argv);
 	int rc;
 
-	if (mem == NULL)
+	if (cmd == NULL)
 		return -ENOMEM;
-	print_command(mem, argc, argv);
-	if (fclose(mem) != 0 || cmd == NULL) {
-		free(cmd);
-		return -ENOMEM;
-	}
 	ro.command = cmd;
 	rc = bench_rings(&ro);
 	free(cmd);
@@ -979,18 +977,11 @@ scenario_reload(const struct bench_opts *o, int argc, char **argv)
 		.rules_dir = o->rules_dir,
 	};
 	const char *root = getenv("VIGIL_SOURCE_ROOT");
-	char *cmd = NULL, *dir = NULL;
-	size_t cmd_len = 0;
-	FILE *mem = open_memstream(&cmd, &cmd_len);
+	char *cmd = command_text(argc, argv), *dir = NULL;
 	int rc;
 
-	if (mem == NULL)
+	if (cmd == NULL)
 		return -ENOMEM;
-	print_command(mem, argc, argv);
-	if (fclose(mem) != 0 || cmd == NULL) {
-		free(cmd);
-		return -ENOMEM;
-	}
 	if (ro.rules_dir == NULL) {
 		if (root != NULL && root[0] != '\0' && asprintf(&dir, "%s/rules", root) < 0) {
 			free(cmd);
@@ -1016,18 +1007,11 @@ scenario_store(const struct bench_opts *o, int argc, char **argv)
 		.json = o->json,
 		.dir = o->store_dir,
 	};
-	char *cmd = NULL;
-	size_t cmd_len = 0;
-	FILE *mem = open_memstream(&cmd, &cmd_len);
+	char *cmd = command_text(argc, argv);
 	int rc;
 
-	if (mem == NULL)
+	if (cmd == NULL)
 		return -ENOMEM;
-	print_command(mem, argc, argv);
-	if (fclose(mem) != 0 || cmd == NULL) {
-		free(cmd);
-		return -ENOMEM;
-	}
 	so.command = cmd;
 	rc = bench_store(&so);
 	free(cmd);
