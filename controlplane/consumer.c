@@ -2,12 +2,30 @@
  * consumer.c - the control plane's event consumer: drains every worker's
  * ALARM and TELEMETRY rings, ALARM first, always.
  *
- * A pass takes every ALARM lane until it is empty, handing each event to
+ * A pass takes what every ALARM lane holds, handing each event to
  * on_alarm in ring order; then TELEMETRY in batches of at most
  * CONSUMER_BATCH events, one worker after the other (round robin, starting
- * where the previous pass stopped), looking at every ALARM lane again after
- * each batch, up to the pass's telemetry budget. So an alarm waits behind
- * at most one batch of observations.
+ * where the previous pass stopped), up to the pass's telemetry budget. It
+ * looks at every ALARM lane again after taking each batch (before the batch
+ * goes to on_telemetry) and after handing it over. So an alarm waits behind
+ * at most one batch of observations, and a pass ends: each look takes what
+ * a lane held when it looked, never more than the ring's size.
+ *
+ * The ordering guarantee: every ALARM event a worker put before an
+ * observation (and did not lose to a full ring) reaches on_alarm before that
+ * observation reaches on_telemetry. The alarm manager relies on it: it ends
+ * a metric condition on an observation newer than the last hit that did not
+ * hit, so a hit handed over after its own message's observation would see
+ * that observation end its condition, and raise it again. The worker puts a
+ * message's hits and device alarms before its observations (worker.c
+ * put_message), and an rte_ring enqueue publishes what its producer wrote
+ * before it (release on the producer's tail, acquire on the consumer's read
+ * of it): once a batch of observations has been taken from a worker's
+ * TELEMETRY ring, every ALARM event that worker put before them is visible
+ * on its ALARM ring. So the consumer drains the ALARM lanes again after
+ * taking a batch and before handing it to on_telemetry. Looking only before
+ * the take would not do: a message can land on both rings between the look
+ * and the take.
  *
  * ALARM events lost on a full ring are never silent. Each worker counts
  * them (dp_stats.event[alarm_lost]); once a pass has left that worker's
@@ -19,13 +37,17 @@
  * been delivered by the time the technical alarm is.
  *
  * Every pass ends with the idle function (cp_consumer_set_idle), so that
- * the hooks' time-driven work (the store's batch timer, alarm retries) runs on this
- * same thread even when no event comes.
+ * the hooks' time-driven work (the store's batch timer, alarm retries)
+ * runs on this same thread even when no event comes.
  *
- * The consumer thread only takes events; it reads no RCU table, so it is
- * not an RCU reader. Its counters have one writer (the thread, or the
- * caller of cp_consumer_pass / cp_consumer_stop) and are read by anyone
- * with relaxed loads.
+ * The consumer thread is a urcu-qsbr reader, so that its hooks may read the
+ * device registry and the ruleset: online while it runs a pass, a
+ * quiescent state after each, offline while it sleeps (a reload's grace
+ * period never waits on an idle consumer). cp_consumer_pass and
+ * cp_consumer_stop run the hooks on their caller's thread and leave its RCU
+ * state alone. Its counters have one writer (the thread, or the caller of
+ * cp_consumer_pass / cp_consumer_stop) and are read by anyone with relaxed
+ * loads.
  */
 #include <errno.h>
 #include <limits.h>
@@ -34,6 +56,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include <urcu/urcu-qsbr.h>
 
 #include <rte_cycles.h>
 
@@ -56,7 +80,8 @@ struct cp_consumer {
 	atomic_bool stop;
 	bool running;
 	pthread_t thread;
-	struct dp_event buf[CONSUMER_BATCH];
+	struct dp_event buf[CONSUMER_BATCH];	   /* a TELEMETRY batch */
+	struct dp_event alarm_buf[CONSUMER_BATCH]; /* ALARM events, taken while buf waits */
 };
 
 /* ------------------------------------------------------------------------ */
@@ -166,27 +191,48 @@ cp_consumer_of_plane(struct dp_plane *dp, const struct cp_event_hooks *hooks,
 /* A pass                                                                    */
 /* ------------------------------------------------------------------------ */
 
-/* Every ALARM lane until empty, each event to on_alarm in ring order. */
+/*
+ * What every ALARM lane holds now, each event to on_alarm in ring order.
+ * Not until empty: a worker that puts alarms as fast as the hooks take them
+ * would keep the pass (and so a grace period) going for ever. What was put
+ * before the look is all taken, which is what the ordering needs.
+ */
 static unsigned
 drain_alarms(struct cp_consumer *c)
 {
 	unsigned total = 0;
 
 	for (unsigned w = 0; w < c->n_workers; w++) {
-		unsigned n;
+		unsigned left = dp_lanes_count(c->lanes[w], DP_LANE_ALARM);
 
-		do {
-			n = dp_lanes_take(c->lanes[w], DP_LANE_ALARM, c->buf, CONSUMER_BATCH);
+		while (left > 0) {
+			unsigned n = dp_lanes_take(c->lanes[w], DP_LANE_ALARM, c->alarm_buf,
+						   left < CONSUMER_BATCH ? left : CONSUMER_BATCH);
+
+			if (n == 0)
+				break;
 			if (c->hooks.on_alarm != NULL) {
 				for (unsigned i = 0; i < n; i++)
-					c->hooks.on_alarm(c->hooks.arg, &c->buf[i]);
+					c->hooks.on_alarm(c->hooks.arg, &c->alarm_buf[i]);
 			}
 			total += n;
-		} while (n == CONSUMER_BATCH);
+			left -= n;
+		}
 	}
 	if (total > 0)
 		count(c, CP_CONS_alarm_events, total);
 	return total;
+}
+
+/* The ALARM lanes again, between TELEMETRY takes; alarm_first if they had any. */
+static unsigned
+drain_alarms_again(struct cp_consumer *c)
+{
+	unsigned n = drain_alarms(c);
+
+	if (n > 0)
+		count(c, CP_CONS_alarm_first, 1);
+	return n;
 }
 
 static int64_t
@@ -242,7 +288,7 @@ cp_consumer_pass(struct cp_consumer *c, unsigned telemetry_budget)
 	while (telemetry < telemetry_budget && progress) {
 		progress = false;
 		for (unsigned i = 0; i < c->n_workers && telemetry < telemetry_budget; i++) {
-			unsigned w = c->next_telemetry, want, n, alarms;
+			unsigned w = c->next_telemetry, want, n;
 
 			c->next_telemetry = (w + 1) % c->n_workers;
 			want = telemetry_budget - telemetry;
@@ -251,17 +297,16 @@ cp_consumer_pass(struct cp_consumer *c, unsigned telemetry_budget)
 			n = dp_lanes_take(c->lanes[w], DP_LANE_TELEMETRY, c->buf, want);
 			if (n == 0)
 				continue;
+			/* The hits of these observations' messages are on the
+			 * ALARM ring by now: hand them over first (file comment). */
+			taken += drain_alarms_again(c);
 			if (c->hooks.on_telemetry != NULL)
 				c->hooks.on_telemetry(c->hooks.arg, c->buf, n);
 			count(c, CP_CONS_telemetry_events, n);
 			telemetry += n;
 			progress = true;
 			/* An alarm never waits for more than one batch. */
-			alarms = drain_alarms(c);
-			if (alarms > 0) {
-				count(c, CP_CONS_alarm_first, 1);
-				taken += alarms;
-			}
+			taken += drain_alarms_again(c);
 		}
 	}
 	taken += telemetry;
@@ -277,16 +322,38 @@ cp_consumer_pass(struct cp_consumer *c, unsigned telemetry_budget)
 /* The thread                                                                */
 /* ------------------------------------------------------------------------ */
 
+/*
+ * Passes until told to stop, as a QSBR reader: online for a pass, a
+ * quiescent state after it (nothing the hooks read is held across passes),
+ * offline before sleeping, so that a grace period never waits for the
+ * sleep.
+ */
 static void *
 consumer_main(void *arg)
 {
 	struct cp_consumer *c = arg;
 	const struct timespec idle = {.tv_sec = 0, .tv_nsec = CONSUMER_IDLE_NS};
+	bool online = true;
 
+	urcu_qsbr_register_thread(); /* online from here */
 	while (!atomic_load_explicit(&c->stop, memory_order_relaxed)) {
-		if (cp_consumer_pass(c, CONSUMER_THREAD_BUDGET) == 0)
+		unsigned taken;
+
+		if (!online) {
+			urcu_qsbr_thread_online();
+			online = true;
+		}
+		taken = cp_consumer_pass(c, CONSUMER_THREAD_BUDGET);
+		urcu_qsbr_quiescent_state();
+		if (taken == 0) {
+			urcu_qsbr_thread_offline();
+			online = false;
 			nanosleep(&idle, NULL);
+		}
 	}
+	if (online)
+		urcu_qsbr_thread_offline();
+	urcu_qsbr_unregister_thread();
 	return NULL;
 }
 

@@ -21,6 +21,590 @@
 
 #define CP_MAX_EAL_ARGS 64
 
+/* ------------------------------------------------------------------------ */
+/* NEWS2 (news2.c)                                                           */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * The National Early Warning Score 2 (Royal College of Physicians, 2017;
+ * DOMAIN.md section 5), computed from what is known of a patient. Pure
+ * functions: no state, any thread.
+ *
+ * Inputs are rounded before banding (temperature to 0.1 degC, the rest to
+ * whole numbers, half away from zero), as the chart is written at that
+ * resolution. A parameter that is not known scores nothing and makes the
+ * score incomplete: an incomplete aggregate is a lower bound (a missing
+ * parameter can only add to it), and is reported as such, never as a
+ * complete score.
+ */
+enum cp_news2_param {
+	CP_N2_RR = 0, /**< respiration rate, /min */
+	CP_N2_SPO2,   /**< SpO2, %, on scale 1 or 2 */
+	CP_N2_AIR,    /**< air or supplemental oxygen (cp_news2_in.oxygen) */
+	CP_N2_SBP,    /**< systolic blood pressure, mmHg */
+	CP_N2_PULSE,  /**< pulse, /min */
+	CP_N2_ACVPU,  /**< consciousness (cp_news2_in.acvpu) */
+	CP_N2_TEMP,   /**< temperature, degC */
+	CP_N2__COUNT
+};
+
+/** Air or oxygen: unknown unless set for the patient (monitors rarely send it). */
+enum cp_o2 {
+	CP_O2_UNKNOWN = 0,
+	CP_O2_AIR,
+	CP_O2_OXYGEN, /**< any supplemental oxygen */
+};
+
+/** Consciousness on the ACVPU scale: unknown unless set (monitors never send it). */
+enum cp_acvpu {
+	CP_ACVPU_UNKNOWN = 0,
+	CP_ACVPU_ALERT,
+	CP_ACVPU_CVPU, /**< new confusion, or responds to voice or pain, or unresponsive */
+};
+
+/** What a score is computed from. have[p] false: parameter p is not known. */
+struct cp_news2_in {
+	bool have[CP_N2__COUNT];
+	double rr, spo2, sbp, pulse, temp; /**< the vital signs, in the units above */
+	uint8_t oxygen;			   /**< enum cp_o2 (have[CP_N2_AIR] = oxygen != UNKNOWN) */
+	uint8_t acvpu;			   /**< enum cp_acvpu */
+	bool scale2; /**< SpO2 scale 2 (documented hypercapnic failure; never inferred) */
+};
+
+/** The clinical risk NEWS2 assigns (its response table). */
+enum cp_news2_risk {
+	CP_N2_RISK_LOW = 0,    /**< aggregate 0-4, no parameter scoring 3 */
+	CP_N2_RISK_LOW_MEDIUM, /**< a single parameter scoring 3, aggregate below 5 */
+	CP_N2_RISK_MEDIUM,     /**< aggregate 5-6: the urgent-response threshold */
+	CP_N2_RISK_HIGH,       /**< aggregate 7 or more: the emergency-response threshold */
+};
+
+struct cp_news2 {
+	int8_t sub[CP_N2__COUNT]; /**< each sub-score 0-3; -1: not known */
+	uint8_t total;	 /**< the aggregate of the known sub-scores (a lower bound if incomplete) */
+	bool complete;	 /**< every parameter known */
+	bool red;	 /**< some parameter scores 3 */
+	uint8_t risk;	 /**< enum cp_news2_risk, of total and red */
+	uint8_t missing; /**< bit p set: parameter p not known */
+};
+
+/** Score @p in into @p out. */
+void cp_news2_score(const struct cp_news2_in *in, struct cp_news2 *out);
+
+/**
+ * The sub-score of one parameter's value (rounded first), 0-3. For
+ * CP_N2_SPO2, @p scale2 and @p on_oxygen choose the row (scale 1 ignores
+ * @p on_oxygen); for CP_N2_AIR and CP_N2_ACVPU @p v is the enum value
+ * (unknown scores 0). @return the sub-score, or -1 for a NaN.
+ */
+int cp_news2_band(enum cp_news2_param p, double v, bool scale2, bool on_oxygen);
+
+const char *cp_news2_param_name(
+	enum cp_news2_param p); /**< "rr", "spo2", "air", "sbp", "pulse", "acvpu", "temp" */
+const char *cp_news2_risk_name(enum cp_news2_risk r); /**< "low", "low-medium", "medium", "high" */
+/** The response DOMAIN.md section 5 gives for a risk (one sentence). */
+const char *cp_news2_response(enum cp_news2_risk r);
+const char *cp_o2_name(enum cp_o2 o);	    /**< "unknown", "air", "oxygen" */
+const char *cp_acvpu_name(enum cp_acvpu a); /**< "unknown", "alert", "cvpu" */
+
+/* ------------------------------------------------------------------------ */
+/* Patient state (patient.c)                                                 */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * The latest valid value of every metric of every patient (or of every
+ * device, for a device that names no patient), and the NEWS2 that follows.
+ * Single writer (the consumer thread); cp_patients_get and
+ * cp_patients_foreach read under the table's mutex, so any thread may.
+ *
+ * An observation counts only when it is valid (DP_OBS flags: not invalid,
+ * not TEST, not DEMO, not off-scale, a number). Each NEWS2 vital takes its
+ * value from the first metric in its source list (cp_patient_opts.source)
+ * that has a value fresher than that parameter's stale age; its record
+ * says which metric it chose. A value older than its stale age never
+ * counts.
+ */
+#define CP_PATIENT_SOURCES 8  /**< metrics one NEWS2 parameter may list */
+#define CP_PATIENT_METRICS 24 /**< metrics kept per patient (the oldest is replaced) */
+#define CP_PATIENT_ID_MAX 64  /**< bytes of a patient key (DP_REGISTRY_TEXT) */
+
+struct cp_patient_opts {
+	/** Per NEWS2 vital (CP_N2_RR, SPO2, SBP, PULSE, TEMP), in priority order; 0 ends. */
+	uint32_t source[CP_N2__COUNT][CP_PATIENT_SOURCES];
+	int64_t stale_ns[CP_N2__COUNT]; /**< a value older than this does not count */
+	int64_t metric_stale_ns; /**< other metrics: shown with their age, expired after this */
+	unsigned max_patients;	 /**< table size (default 4096); beyond it: counted, not kept */
+};
+
+/**
+ * Defaults: pulse HR, PULSE (oximeter), PLETH_RATE, PULSE_NIBP, PULSE_IBP,
+ * PULSE_GENERIC; SBP ART_SYS, ABP_SYS, NIBP_SYS, CUFF_SYS; RR RR, RR_IMP,
+ * RR_CO2, RR_AWAY; SpO2 SPO2; temperature TEMP_CORE, TEMP, TEMP_BODY,
+ * TEMP_TYMP, TEMP_EAR, TEMP_ORAL, TEMP_RECT, TEMP_AXILLA. Stale after 60 s
+ * for pulse, SpO2 and RR, 1 h for SBP and temperature (episodic), 1 h for
+ * other metrics; 4096 patients.
+ */
+void cp_patient_opts_defaults(struct cp_patient_opts *o);
+
+/** One metric's latest value. */
+struct cp_patient_value {
+	uint32_t code; /**< MDC code (0: empty slot) */
+	uint32_t unit;
+	double value;
+	int64_t time_ns; /**< the observation's time */
+	uint64_t device; /**< which device sent it */
+};
+
+/** What is known of one patient. */
+struct cp_patient {
+	char key[CP_PATIENT_ID_MAX + 1]; /**< the patient id, or "device:<16 hex>" */
+	char location[CP_PATIENT_ID_MAX + 1];
+	uint64_t device; /**< the device heard from last */
+	int64_t last_ns; /**< the time of the last observation */
+	unsigned n_values;
+	struct cp_patient_value value[CP_PATIENT_METRICS];
+	/* NEWS2: the inputs chosen, and the score. */
+	uint32_t news2_source[CP_N2__COUNT]; /**< the metric chosen per vital (0: none fresh) */
+	struct cp_news2_in news2_in;
+	struct cp_news2 news2;
+	int64_t news2_ns; /**< when it was last computed (0: never) */
+	/* Set per patient (cp_patients_set): */
+	uint8_t oxygen; /**< enum cp_o2 */
+	uint8_t acvpu;	/**< enum cp_acvpu */
+	bool scale2;
+};
+
+#define CP_PATIENT_COUNTERS(X)                                                                \
+	X(observations, "observations offered")                                               \
+	X(not_valid, "observations not counted: flagged invalid, TEST, DEMO or not a number") \
+	X(news2_scores, "NEWS2 scores computed")                                              \
+	X(patients_full, "observations of a new patient not kept: the table was full")        \
+	X(expired, "values expired (older than their stale age)")
+
+#define CP_X_ENUM_PAT(name, desc) CP_PAT_##name,
+enum cp_patient_counter { CP_PATIENT_COUNTERS(CP_X_ENUM_PAT) CP_PAT__COUNT };
+#undef CP_X_ENUM_PAT
+const char *cp_patient_counter_name(enum cp_patient_counter c);
+const char *cp_patient_counter_desc(enum cp_patient_counter c);
+
+struct cp_patients;
+
+/** @p o NULL: the defaults. @return 0, -EINVAL, -ENOMEM. */
+int cp_patients_new(const struct cp_patient_opts *o, struct cp_patients **out);
+void cp_patients_free(struct cp_patients *p);
+
+/**
+ * Offer one observation of patient @p key (NUL-terminated, at most
+ * CP_PATIENT_ID_MAX bytes; longer is cut) at @p location (may be NULL).
+ * When it is valid and of a metric that is a NEWS2 source, NEWS2 is
+ * recomputed at the observation's time and copied to @p news2 (may be NULL).
+ * @return 1: NEWS2 was recomputed; 0: counted, no new score; -ENOSPC: a
+ *         new patient and the table is full; -EINVAL.
+ */
+int cp_patients_obs(struct cp_patients *p, const char *key, const char *location,
+		    const struct dp_event *ev, struct cp_news2 *news2);
+
+/**
+ * Recompute the NEWS2 of @p key at @p now_ns (values that went stale drop
+ * out) into @p news2. @return 0, -ENOENT.
+ */
+int cp_patients_rescore(struct cp_patients *p, const char *key, int64_t now_ns,
+			struct cp_news2 *news2);
+
+/** Set a patient's oxygen, consciousness or SpO2 scale (creating it). @return 0, -ENOSPC, -EINVAL.
+ */
+int cp_patients_set(struct cp_patients *p, const char *key, enum cp_o2 oxygen, enum cp_acvpu acvpu,
+		    bool scale2);
+
+/** A copy of one patient. @return 0, -ENOENT. */
+int cp_patients_get(struct cp_patients *p, const char *key, struct cp_patient *out);
+
+/** Call @p fn with a copy of every patient until it returns non-zero; returns that. */
+int cp_patients_foreach(struct cp_patients *p, int (*fn)(void *arg, const struct cp_patient *pt),
+			void *arg);
+
+unsigned cp_patients_count(struct cp_patients *p);
+void cp_patients_counters(const struct cp_patients *p, uint64_t out[CP_PAT__COUNT]);
+
+/**
+ * NEWS2 of a patient as one JSON object (sub-scores by name, total,
+ * complete, red, risk, missing list, sources by metric name). @return the
+ * text (malloc'd) or NULL.
+ */
+char *cp_news2_json(const struct cp_patient *pt);
+
+struct json_t;
+/** The same as a jansson object (a new reference), or NULL: for a caller that adds to it. */
+struct json_t *cp_news2_object(const struct cp_patient *pt);
+
+/* ------------------------------------------------------------------------ */
+/* The alarm manager (alarm.c)                                               */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * IEC 60601-1-8 alarm semantics over the conditions the control plane sees
+ * (DOMAIN.md section 6). Single writer: every function below but the
+ * readers runs on the consumer's thread (the control socket hands its
+ * acknowledgements over to that thread). Time comes from the events
+ * (cp_alarms_tick's now): the wall clock live, the packets' own time when a
+ * capture is replayed.
+ *
+ * One condition per (subject, sid[, device event code]) where the subject is
+ * the patient (or the device when it names none). A condition is present
+ * (a rule hit, a device's alarm phase, a technical or NEWS2 condition the
+ * control plane raises) -> pending for the rule's delay -> active: that is
+ * when the alarm exists, gets an id and is announced. While active:
+ *   - acknowledged (cp_alarms_ack): its signal is silenced until the
+ *     condition ends; an acknowledged alarm does not escalate;
+ *   - silenced (cp_alarms_silence): audio paused for a time, then back;
+ *   - escalated to the rule's escalate priority once it has been active
+ *     and unacknowledged for escalate.after_ms;
+ *   - the condition ends -> cleared (final) or, for a latching rule,
+ *     latched until reset (cp_alarms_reset; final); a latched alarm whose
+ *     condition comes back is active again.
+ * A condition ends:
+ *   - metric rules: an observation of one of the rule's metrics from the
+ *     same subject, newer than the last hit, that did not hit;
+ *   - a rule hit on a device alarm message (ORU^R40): the device's end
+ *     (phase end, state inactive or off) of that event code;
+ *   - device alarms without a rule: the phases the device sends;
+ *   - other rules (instant events: a malformed datagram, a refused
+ *     sender): no hit for `hold`;
+ *   - technical and NEWS2 conditions: when the control plane says so.
+ * `threshold` is applied when a condition would start: limit (at most
+ * count alarms per seconds, per track), threshold (every count-th hit
+ * within seconds), both.
+ *
+ * Every change reaches on_change before anything else learns of it; the
+ * caller stores it (synced) and only then announces it (cp_clinical does).
+ */
+
+/** vigil's own conditions: reserved sids (3000000-3999999). */
+enum cp_alarm_builtin {
+	CP_SID_DEVICE_SILENT = 3000001,	  /**< no message from a device for its silent period */
+	CP_SID_SEQUENCE_GAP = 3000002,	  /**< VTP sequence numbers skipped */
+	CP_SID_DECODE_ERRORS = 3000003,	  /**< a device's decode errors over a rate */
+	CP_SID_EVENT_LOSS = 3000004,	  /**< ALARM events lost on a full ring */
+	CP_SID_STORAGE = 3000005,	  /**< storage writes failing */
+	CP_SID_RELOAD_FAILED = 3000006,	  /**< a rule reload was refused */
+	CP_SID_NEWS2_RED = 3000020,	  /**< a single NEWS2 parameter scores 3 */
+	CP_SID_NEWS2_URGENT = 3000021,	  /**< NEWS2 aggregate 5 or more */
+	CP_SID_NEWS2_EMERGENCY = 3000022, /**< NEWS2 aggregate 7 or more */
+	CP_SID_DEVICE_ALARM = 3000100,	  /**< a device's own alarm no rule raised */
+};
+
+enum cp_alarm_state {
+	CP_ALARM_PENDING = 0, /**< present, waiting out the delay: not yet an alarm */
+	CP_ALARM_ACTIVE,
+	CP_ALARM_ACKED,	  /**< active, acknowledged */
+	CP_ALARM_LATCHED, /**< the condition ended; held until reset */
+	CP_ALARM_CLEARED, /**< final: the condition ended */
+	CP_ALARM_RESET,	  /**< final: latched, then reset by an operator */
+	CP_ALARM__STATES
+};
+
+/** What happened to an alarm (one per on_change call, and per history entry). */
+enum cp_alarm_change {
+	CP_ALC_RAISED = 0,  /**< pending -> active: a new alarm (new id) */
+	CP_ALC_ESCALATED,   /**< priority raised (escalate, or the device said so) */
+	CP_ALC_DEESCALATED, /**< priority lowered (the device said so) */
+	CP_ALC_ACKED,	    /**< acknowledged by an operator (or the device) */
+	CP_ALC_SILENCED,    /**< audio paused until silenced_until_ns */
+	CP_ALC_UNSILENCED,  /**< the pause ran out */
+	CP_ALC_LATCHED,	    /**< the condition ended; latched */
+	CP_ALC_RETRIGGERED, /**< latched, and the condition came back: active again */
+	CP_ALC_CLEARED,	    /**< the condition ended: final */
+	CP_ALC_RESET,	    /**< latched alarm reset by an operator: final */
+	CP_ALC_RESTORED,    /**< restored from storage at start-up (not stored again) */
+	CP_ALC__COUNT
+};
+
+/** Where an alarm came from. */
+enum cp_alarm_source {
+	CP_ALS_RULE = 0,  /**< a rule's hits */
+	CP_ALS_DEVICE,	  /**< a device's own alarm (ORU^R40) without a rule */
+	CP_ALS_TECHNICAL, /**< vigil's own technical condition */
+	CP_ALS_NEWS2,	  /**< an early-warning score */
+};
+
+#define CP_ALARM_MSG_MAX 128
+#define CP_ALARM_WHO_MAX 32
+#define CP_ALARM_HISTORY 32 /**< changes kept per alarm (older ones are counted, dropped) */
+
+/** The rule facts the manager applies (copied from a struct rule). */
+struct cp_alarm_rule {
+	uint32_t sid, rev;
+	uint8_t priority; /**< enum rule_priority */
+	uint8_t kind;	  /**< enum rule_kind */
+	bool latch;
+	uint32_t delay_ms;
+	struct {
+		uint8_t type; /**< enum rule_threshold_type */
+		uint8_t track;
+		uint32_t count, seconds;
+	} threshold;
+	struct {
+		uint32_t after_ms; /**< 0: none */
+		uint8_t priority;
+	} escalate;
+	unsigned n_metrics; /**< 0: not a metric rule */
+	uint32_t metric[RULE_MAX_METRICS];
+	char msg[CP_ALARM_MSG_MAX];
+};
+
+/** Copy what the manager needs of @p r. */
+void cp_alarm_rule_of(const struct rule *r, struct cp_alarm_rule *out);
+
+/** Who and where a condition is about (strings may be NULL or ""). */
+struct cp_subject {
+	uint64_t device;
+	const char *patient;
+	const char *location;
+	const char *device_id;
+	/** cp_subject_hash of this subject, kept by a caller that sees it often; 0: computed */
+	uint64_t hash;
+};
+
+/** The hash the manager files a subject under (never 0). */
+uint64_t cp_subject_hash(const struct cp_subject *s);
+
+struct cp_alarm_hist {
+	uint8_t change;	  /**< enum cp_alarm_change */
+	uint8_t state;	  /**< enum cp_alarm_state after it */
+	uint8_t priority; /**< after it */
+	int64_t time_ns;
+	char by[CP_ALARM_WHO_MAX]; /**< "" (vigil), an operator, or "device" */
+};
+
+/** One alarm, as on_change, the readers and the store see it. */
+struct cp_alarm {
+	uint64_t id;
+	uint32_t sid, rev;
+	uint8_t source;	       /**< enum cp_alarm_source */
+	uint8_t state;	       /**< enum cp_alarm_state */
+	uint8_t priority;      /**< current (enum rule_priority) */
+	uint8_t base_priority; /**< as raised */
+	uint8_t kind;	       /**< enum rule_kind */
+	bool latch;
+	char msg[CP_ALARM_MSG_MAX];
+	char subject[CP_PATIENT_ID_MAX + 1]; /**< patient id, or "device:<16 hex>" */
+	char patient[CP_PATIENT_ID_MAX + 1];
+	char location[CP_PATIENT_ID_MAX + 1];
+	char device_id[CP_PATIENT_ID_MAX + 1];
+	uint64_t device;
+	uint32_t event_code;	   /**< device alarms: the MDC event; 0 otherwise */
+	uint32_t metric;	   /**< MDC code of the value, 0 if none */
+	double value;		   /**< the latest value that kept it present (NaN: none) */
+	const char *response;	   /**< NEWS2: the response text; NULL otherwise (static) */
+	int64_t onset_ns;	   /**< the condition first present */
+	int64_t raised_ns;	   /**< active (onset + delay) */
+	int64_t changed_ns;	   /**< the last change */
+	int64_t ended_ns;	   /**< the condition ended (0: present) */
+	int64_t last_hit_ns;	   /**< the last time it was seen present */
+	int64_t silenced_until_ns; /**< 0: not silenced */
+	uint32_t hits;		   /**< times seen present since raised */
+	unsigned n_hist;
+	uint32_t hist_dropped;
+	struct cp_alarm_hist hist[CP_ALARM_HISTORY];
+};
+
+#define CP_ALARM_COUNTERS(X)                                                                  \
+	X(conditions, "conditions that became present (pending)")                             \
+	X(raised, "alarms raised (pending -> active)")                                        \
+	X(filtered_delay, "conditions that ended within their delay: no alarm")               \
+	X(suppressed, "conditions not started: the rule's threshold held them back")          \
+	X(cleared, "alarms cleared")                                                          \
+	X(latched, "alarms latched")                                                          \
+	X(reset, "latched alarms reset")                                                      \
+	X(acked, "alarms acknowledged")                                                       \
+	X(silenced, "audio pauses")                                                           \
+	X(escalated, "escalations")                                                           \
+	X(retriggered, "latched alarms whose condition came back")                            \
+	X(restored, "alarms restored from storage at start-up")                               \
+	X(restore_failed, "stored alarm records that could not be read back")                 \
+	X(stale_obs, "observations older than a condition's last hit (not taken as its end)") \
+	X(conditions_full, "conditions not kept: the table was full")
+
+#define CP_X_ENUM_ALARM(name, desc) CP_ALM_##name,
+enum cp_alarm_counter { CP_ALARM_COUNTERS(CP_X_ENUM_ALARM) CP_ALM__COUNT };
+#undef CP_X_ENUM_ALARM
+const char *cp_alarm_counter_name(enum cp_alarm_counter c);
+const char *cp_alarm_counter_desc(enum cp_alarm_counter c);
+
+const char *cp_alarm_state_name(enum cp_alarm_state s);	  /**< "pending", "active", "acknowledged",
+							     "latched", "cleared", "reset" */
+const char *cp_alarm_change_name(enum cp_alarm_change c); /**< "raised", "escalated", ... */
+const char *
+cp_alarm_source_name(enum cp_alarm_source s); /**< "rule", "device", "technical", "news2" */
+
+struct cp_alarm_opts {
+	uint64_t first_id;	 /**< the first alarm id (store_alarm_next_id; default 1) */
+	int64_t hold_ns;	 /**< instant conditions end after this without a hit (60 s) */
+	int64_t silence_ns;	 /**< audio pause when none is given (120 s) */
+	unsigned max_conditions; /**< table size (default 65536) */
+	/** Every change, in order, with the alarm after it. */
+	void (*on_change)(void *arg, const struct cp_alarm *a, enum cp_alarm_change ch);
+	void *arg;
+};
+void cp_alarm_opts_defaults(struct cp_alarm_opts *o);
+
+struct cp_alarms;
+
+int cp_alarms_new(const struct cp_alarm_opts *o, struct cp_alarms **out);
+void cp_alarms_free(struct cp_alarms *m);
+
+/**
+ * A rule hit (@p ev DP_EV_HIT) of @p rule about @p subj. A hit on a
+ * message (ev->obs_index == RULE_HIT_MSG) of a device alarm is tied to that
+ * alarm's event code by the DP_EV_DEV_ALARM event that follows it.
+ */
+void cp_alarms_hit(struct cp_alarms *m, const struct dp_event *ev, const struct cp_alarm_rule *rule,
+		   const struct cp_subject *subj);
+
+/** An observation (DP_EV_OBS): may end the metric conditions it answers. */
+void cp_alarms_obs(struct cp_alarms *m, const struct dp_event *ev, const struct cp_subject *subj);
+
+/**
+ * A device's own alarm (DP_EV_DEV_ALARM). @p had_hits: an alert rule hit
+ * the same message (then that rule's alarm stands for it; otherwise it is
+ * a CP_SID_DEVICE_ALARM alarm following the device's phases).
+ */
+void cp_alarms_dev_alarm(struct cp_alarms *m, const struct dp_event *ev, bool had_hits,
+			 const struct cp_subject *subj);
+
+/**
+ * A condition the control plane decides itself (technical, NEWS2):
+ * @p present true starts it (or keeps it present), false ends it. @p rule
+ * gives sid, priority, delay, latch, msg; @p response is kept (static
+ * text). @p value / @p metric: what it is about (NaN / 0: nothing).
+ */
+void cp_alarms_condition(struct cp_alarms *m, const struct cp_alarm_rule *rule,
+			 enum cp_alarm_source source, const struct cp_subject *subj, bool present,
+			 int64_t time_ns, uint32_t metric, double value, const char *response);
+
+/** Time passes: delays run out, escalations, holds, silences. */
+void cp_alarms_tick(struct cp_alarms *m, int64_t now_ns);
+
+/**
+ * Operator actions, recorded with @p who (at most CP_ALARM_WHO_MAX - 1
+ * bytes kept) and @p now_ns. ack: active -> acknowledged. reset: latched
+ * -> reset. silence: audio paused for @p for_ns (0: the default), active
+ * or acknowledged alarms.
+ * @return 0, -ENOENT (no open alarm of that id), -EALREADY (already in
+ *         that state), -EINVAL (not in a state that allows it: reset of a
+ *         present condition, ack of a latched one).
+ */
+int cp_alarms_ack(struct cp_alarms *m, uint64_t id, const char *who, int64_t now_ns);
+int cp_alarms_reset(struct cp_alarms *m, uint64_t id, const char *who, int64_t now_ns);
+int cp_alarms_silence(struct cp_alarms *m, uint64_t id, const char *who, int64_t for_ns,
+		      int64_t now_ns);
+
+/**
+ * An alarm record as stored: one JSON object (id, sid, rev, source, state,
+ * priority, base_priority, kind, latch, msg, subject, patient, location,
+ * device_id, device (hex), event_code, metric (name and code), value,
+ * response, onset, raised, changed, ended, last_hit, silenced_until (ISO
+ * times and _ns), hits, history [{change, state, priority, time, time_ns,
+ * by}], history_dropped). @return the text (malloc'd, compact) or NULL.
+ */
+char *cp_alarm_json(const struct cp_alarm *a, size_t *len);
+
+/**
+ * Read a stored record back (the inverse of cp_alarm_json).
+ * @return 0, -EINVAL (not an alarm record), -ENOMEM.
+ */
+int cp_alarm_from_json(const char *json, size_t len, struct cp_alarm *out);
+
+/**
+ * At start-up, before any event: take back an alarm that was open (active,
+ * acknowledged or latched) when vigild stopped. Its condition is present
+ * as of its last_hit; no change is announced (CP_ALC_RESTORED reaches
+ * on_change, which must not store it again). Final ones are ignored.
+ * @return 1 restored, 0 ignored (final), -EEXIST (that condition is open
+ *         already), -ENOSPC.
+ */
+int cp_alarms_restore(struct cp_alarms *m, const struct cp_alarm *a);
+
+/** The lowest id still open (UINT64_MAX: none): where a restore scan starts. */
+uint64_t cp_alarms_lowest_open(const struct cp_alarms *m);
+
+/** The next id (one more than the last given). */
+uint64_t cp_alarms_next_id(const struct cp_alarms *m);
+
+/**
+ * Readers (any thread; under the manager's mutex, taken by the writer only
+ * around each change): a copy of one open alarm, or of every open one (in
+ * id order) until @p fn returns non-zero (returned).
+ */
+int cp_alarms_get(struct cp_alarms *m, uint64_t id, struct cp_alarm *out);
+int cp_alarms_foreach(struct cp_alarms *m, int (*fn)(void *arg, const struct cp_alarm *a),
+		      void *arg);
+/** Open alarms (active, acknowledged, latched) by priority (index enum rule_priority). */
+void cp_alarms_open_by_priority(struct cp_alarms *m, unsigned out[RULE_PRIO__COUNT]);
+void cp_alarms_counters(const struct cp_alarms *m, uint64_t out[CP_ALM__COUNT]);
+
+/* ------------------------------------------------------------------------ */
+/* The alarm log (eve.c)                                                      */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * Every alarm change as one JSON line, EVE-style, for Filebeat or Vector:
+ * {"timestamp":"2024-03-01T08:02:15.000000+0000","event_type":"alarm",
+ *  "alarm":{"id","sid","rev","msg","priority","base_priority","kind","state",
+ *  "change","source","subject","device" (16 upper-case hex),"device_id",
+ *  "patient","location" (empty texts: null),"metric","value" (a real; NaN:
+ *  null),"by","response","event_code" (only when not 0),"raised" (ISO, Z),
+ *  "stored"}}. Appended with O_APPEND, one write per line;
+ * cp_eve_reopen (SIGHUP) closes and reopens the path, so a rotated file is
+ * let go of.
+ */
+struct cp_eve;
+
+/** Open (create, mode 0640) @p path for appending. @return 0, -errno. */
+int cp_eve_open(const char *path, struct cp_eve **out);
+/** Write the line of change @p ch of @p a (@p stored: its record is synced). @return 0, -errno. */
+int cp_eve_alarm(struct cp_eve *e, const struct cp_alarm *a, enum cp_alarm_change ch, bool stored);
+/**
+ * A patient's NEWS2 as one line: {"timestamp" (pt->news2_ns), "event_type":
+ * "news2", "news2": {"patient", "location", "device", then cp_news2_json's
+ * fields}}. @return 0, -errno.
+ */
+int cp_eve_news2(struct cp_eve *e, const struct cp_patient *pt);
+/** Reopen the path (after a rotation). @return 0, -errno (the old file stays in use). */
+int cp_eve_reopen(struct cp_eve *e);
+void cp_eve_close(struct cp_eve *e);
+/** Lines written, and writes that failed. */
+void cp_eve_counts(const struct cp_eve *e, uint64_t *lines, uint64_t *failed);
+
+/* ------------------------------------------------------------------------ */
+/* vigil's technical conditions                                              */
+/* ------------------------------------------------------------------------ */
+
+/** The technical conditions the control plane raises, each with a configured priority. */
+enum cp_tech {
+	CP_TECH_DEVICE_SILENT = 0, /**< alarms.priority.device_silent (medium) */
+	CP_TECH_SEQUENCE_GAP,	   /**< alarms.priority.sequence_gap (low) */
+	CP_TECH_DECODE_ERRORS,	   /**< alarms.priority.decode_errors (low) */
+	CP_TECH_EVENT_LOSS,	   /**< alarms.priority.event_loss (high) */
+	CP_TECH_STORAGE,	   /**< alarms.priority.storage (high) */
+	CP_TECH_RELOAD,		   /**< alarms.priority.reload (medium) */
+	CP_TECH__COUNT
+};
+/** "device_silent", "sequence_gap", "decode_errors", "event_loss", "storage", "reload". */
+const char *cp_tech_name(enum cp_tech t);
+/** Its sid (CP_SID_*), default priority (enum rule_priority) and message. */
+uint32_t cp_tech_sid(enum cp_tech t);
+enum rule_priority cp_tech_default_priority(enum cp_tech t);
+const char *cp_tech_msg(enum cp_tech t);
+
+/** One entry of `patients.settings`: what monitors do not send. */
+struct cp_patient_setting {
+	char *patient;
+	uint8_t oxygen; /**< enum cp_o2 */
+	uint8_t acvpu;	/**< enum cp_acvpu */
+	bool scale2;
+};
+
 /** One entry of the `ports:` list. */
 struct cp_port_config {
 	char *device; /**< PCI address or vdev string ("net_pcap0,rx_pcap=x.pcap") */
@@ -80,9 +664,26 @@ struct cp_config {
 	unsigned storage_batch_ms;		    /**< default STORE_BATCH_MS_DEFAULT */
 	int64_t storage_retain_s[STORE_CF__COUNT];  /**< seconds, 0 keeps (meta: always 0) */
 	char *storage_key_file;			    /**< NULL: values are not sealed */
+	/* alarms.* */
+	char *alarm_log; /**< alarms.log: the EVE-style alarm log (NULL: none; default CP_ALARM_LOG)
+			  */
+	bool alarm_log_given;	   /**< set by a file (else `vigild --pcap` writes none) */
+	unsigned alarm_hold_s;	   /**< alarms.hold: instant conditions end (60) */
+	unsigned alarm_silence_s;  /**< alarms.silence: audio pause by default (120) */
+	unsigned alarm_conditions; /**< alarms.conditions: table size (65536) */
+	unsigned device_silent_s;  /**< alarms.device_silent: seconds without a message (30; 0: off)
+				    */
+	unsigned decode_errors_count;	       /**< alarms.decode_errors.count (10; 0: off) */
+	unsigned decode_errors_s;	       /**< alarms.decode_errors.seconds (60) */
+	uint8_t tech_priority[CP_TECH__COUNT]; /**< alarms.priority.<cp_tech_name> */
+	/* patients.* */
+	struct cp_patient_opts patients; /**< patients.max, .stale.<param>, .sources.<param> */
+	unsigned n_patient_settings;
+	struct cp_patient_setting *patient_settings; /**< patients.settings (owned) */
 };
 
 #define CP_STORAGE_DIR "/var/lib/vigil/db"
+#define CP_ALARM_LOG "/var/log/vigil/alarms.json"
 #define CP_STORAGE_CACHE_MB 64
 #define CP_STORAGE_WRITE_BUFFER_MB 64
 
@@ -179,6 +780,20 @@ int cp_config_acl(const struct cp_config *c, struct dp_acl **out);
  * events lost since the last one) through on_alarm. Every hook of one
  * consumer runs on one thread at a time (the consumer's, or the caller of
  * cp_consumer_pass / cp_consumer_stop), so what they write needs no lock.
+ *
+ * Order: every ALARM event a worker put before an observation (a message's
+ * rule hits and device alarms, which the worker puts before its
+ * observations) reaches on_alarm before that observation reaches
+ * on_telemetry, unless it was lost to a full ring. So an observation that
+ * did not hit, newer than a condition's last hit, may end the condition: no
+ * hit of its own message can still be on its way.
+ *
+ * RCU: the hooks run on the consumer's thread as an online QSBR reader
+ * (online for a pass, a quiescent state after each, offline while idle),
+ * so they may read the device registry and the ruleset but must not wait
+ * for a grace period; or on the caller of cp_consumer_pass /
+ * cp_consumer_stop, which must then be a registered reader online (or not
+ * read RCU tables).
  */
 struct cp_event_hooks {
 	/** Each ALARM event (rule hit, device alarm, technical), in lane order. */
@@ -231,9 +846,10 @@ int cp_consumer_of_plane(struct dp_plane *dp, const struct cp_event_hooks *hooks
 			 struct cp_consumer **out);
 
 /**
- * One pass on the calling thread: every ALARM lane until empty, then up to
- * @p telemetry_budget TELEMETRY events (ALARM lanes checked between
- * batches), then the loss check. @return events taken.
+ * One pass on the calling thread: what every ALARM lane holds, then up to
+ * @p telemetry_budget TELEMETRY events (the ALARM lanes checked again after
+ * each TELEMETRY take and between batches), then the loss check.
+ * @return events taken.
  */
 unsigned cp_consumer_pass(struct cp_consumer *c, unsigned telemetry_budget);
 
@@ -319,6 +935,9 @@ struct cp_persist_opts {
 	void (*on_condition)(void *arg, int rc);
 	void *condition_arg;
 	store_clock_fn clock; /**< the store's clock, for store_tick (NULL: CLOCK_REALTIME) */
+	/** A record of cp_persist_alarm was synced (rc 0) or its first write failed. */
+	void (*on_stored)(void *arg, uint64_t cookie, int rc);
+	void *stored_arg;
 	void *clock_arg;
 };
 
@@ -362,6 +981,23 @@ void cp_persist_free(struct cp_persist *p);
 
 /** The counters (relaxed reads; any thread). */
 void cp_persist_counters(const struct cp_persist *p, uint64_t out[CP_PERSIST__COUNT]);
+
+/**
+ * Store an alarm record under @p id (the alarm manager's), written with
+ * the pass's group; takes @p json (malloc'd). Once the group is synced,
+ * or its first write has failed (the record then waits for a retry),
+ * on_stored(stored_arg, @p cookie, rc) is called, once per record.
+ */
+void cp_persist_alarm(struct cp_persist *p, uint64_t id, int64_t time_ns, char *json, size_t len,
+		      uint64_t cookie);
+
+/**
+ * Set on_stored and on_condition (and their common @p arg) after
+ * cp_persist_new, for a caller made after the persist (cp_clinical).
+ * Before the consumer starts.
+ */
+void cp_persist_notify(struct cp_persist *p, void (*on_stored)(void *arg, uint64_t cookie, int rc),
+		       void (*on_condition)(void *arg, int rc), void *arg);
 
 /** Where storage stands (any thread). */
 struct cp_persist_state {
@@ -461,6 +1097,94 @@ void cp_reload_wait(struct cp_reloader *r);
 void cp_reload_counts(const struct cp_reloader *r, uint64_t *good, uint64_t *refused);
 
 /* ------------------------------------------------------------------------ */
+/* The clinical pipeline (clinical.c)                                        */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * vigild's consumer hooks: every ALARM and TELEMETRY event goes through the
+ * alarm manager, the patient state and NEWS2, and vigil's technical
+ * conditions (device silent, sequence gaps, decode errors, event loss,
+ * storage, reload); every observation and every alarm change to the store
+ * (cp_persist); each alarm change is announced (the alarm log, later the
+ * control socket) once its record is synced (or, while storage fails, at
+ * once with "stored":false: a full disk never silences an alarm).
+ *
+ * Time: with packet_time (a replayed capture) the events' own receive time
+ * (the capture's), else the wall clock. After a restart in packet time,
+ * events not newer than the newest stored alarm change are skipped (the
+ * same capture replayed again raises nothing twice).
+ *
+ * Everything runs on the consumer's thread except where said.
+ */
+#define CP_CLINICAL_COUNTERS(X)                                                                    \
+	X(hits, "rule hits taken")                                                                 \
+	X(hits_unknown_rule,                                                                       \
+	  "rule hits of a rule no longer loaded (taken with what the event says)")                 \
+	X(held, "hits of metric rules with a delay held until their observation came")             \
+	X(held_full, "such hits taken at once: the hold (16384 a worker) was full")                \
+	X(device_alarms, "device alarms taken (ORU^R40)")                                          \
+	X(observations, "observations taken")                                                      \
+	X(replayed, "events skipped: not newer than the alarm state restored (a replay)")          \
+	X(announced, "alarm changes announced after their record was synced")                      \
+	X(announced_unstored, "alarm changes announced without a synced record (storage failing)") \
+	X(log_lines, "lines written to the alarm log")                                             \
+	X(log_failed, "alarm log writes that failed")                                              \
+	X(seq_gaps, "VTP sequence gaps seen")                                                      \
+	X(decode_errors, "datagrams that did not decode, by sender")                               \
+	X(tech_conditions, "technical conditions raised")
+
+#define CP_X_ENUM_CLIN(name, desc) CP_CLIN_##name,
+enum cp_clinical_counter { CP_CLINICAL_COUNTERS(CP_X_ENUM_CLIN) CP_CLIN__COUNT };
+#undef CP_X_ENUM_CLIN
+const char *cp_clinical_counter_name(enum cp_clinical_counter c);
+const char *cp_clinical_counter_desc(enum cp_clinical_counter c);
+
+struct cp_clinical_opts {
+	struct dp_plane *dp;	      /**< registry and ruleset (NULL: no registry; rules below) */
+	const struct rule_set *rules; /**< with dp NULL: the set the hits' rule_index refer to */
+	struct cp_persist *persist;   /**< NULL: nothing stored */
+	struct store *store;	      /**< the restore at start-up (NULL: none) */
+	const char *log_path;	      /**< the alarm log (NULL: none) */
+	struct cp_alarm_opts alarm;   /**< on_change and arg are the pipeline's own */
+	struct cp_patient_opts patient;
+	unsigned n_settings;
+	const struct cp_patient_setting *settings;
+	int64_t device_silent_ns;     /**< 0: off */
+	unsigned decode_errors_count; /**< 0: off */
+	int64_t decode_errors_ns;
+	uint8_t tech_priority[CP_TECH__COUNT];
+	bool packet_time;
+	FILE *log; /**< vigild's log (stderr) */
+};
+
+/** The options of a configuration (paths and dp left to the caller). */
+void cp_clinical_opts_of_config(const struct cp_config *c, struct cp_clinical_opts *o);
+
+struct cp_clinical;
+
+/**
+ * Build it; with a store, restore the open alarms first (their count is
+ * said on the log). @return 0, -EINVAL, -ENOMEM, or the negative errno of
+ * opening the log or reading the store.
+ */
+int cp_clinical_new(const struct cp_clinical_opts *o, struct cp_clinical **out);
+/** The hooks for cp_consumer_new; cp_clinical_tick is its idle function. */
+void cp_clinical_hooks(struct cp_clinical *c, struct cp_event_hooks *hooks);
+void cp_clinical_tick(void *clinical);
+/** Any thread: ask the writer to reopen the alarm log (SIGHUP). */
+void cp_clinical_reopen_log(struct cp_clinical *c);
+/** Any thread: a rule reload was refused (a technical condition until one succeeds). */
+void cp_clinical_reload_result(struct cp_clinical *c, bool ok);
+/** cp_persist_opts.on_condition: storage failing (rc < 0) or back (0). Writer thread. */
+void cp_clinical_storage_condition(void *clinical, int rc);
+/** Writer thread, or once the consumer has stopped: flush what waits, then free. */
+void cp_clinical_free(struct cp_clinical *c);
+
+struct cp_alarms *cp_clinical_alarms(struct cp_clinical *c);
+struct cp_patients *cp_clinical_patients(struct cp_clinical *c);
+void cp_clinical_counters(const struct cp_clinical *c, uint64_t out[CP_CLIN__COUNT]);
+
+/* ------------------------------------------------------------------------ */
 /* Reports (report.c)                                                       */
 /* ------------------------------------------------------------------------ */
 
@@ -490,6 +1214,13 @@ struct cp_report {
 	uint64_t store[STORE_CNT__COUNT];      /**< store_counters */
 	uint64_t persist[CP_PERSIST__COUNT];   /**< cp_persist_counters */
 	struct cp_persist_state persist_state; /**< cp_persist_state */
+	/* The clinical pipeline, set by the caller (clinical false: none, the rest zero). */
+	bool clinical;
+	uint64_t clin[CP_CLIN__COUNT];		/**< cp_clinical_counters */
+	uint64_t alarm[CP_ALM__COUNT];		/**< cp_alarms_counters */
+	uint64_t patient[CP_PAT__COUNT];	/**< cp_patients_counters */
+	unsigned open_alarms[RULE_PRIO__COUNT]; /**< cp_alarms_open_by_priority */
+	unsigned patients;			/**< cp_patients_count */
 };
 
 /** Gather the counters of a running or stopped data plane (no RCU read). */
@@ -506,9 +1237,11 @@ uint64_t cp_report_port_drops(const struct cp_report *r);
  * "consumer", "registry" {devices}, "reloads" {good, refused}, "storage"
  * (every counter of the store and of the persist hooks, zero when storage
  * is off), "storage_info" {dir (null: off), sealed_key, failing, error,
- * alarms_queued}, workers and ports, and, with rules, "ruleset" (version, rules, hash, loaded) and
- * "rule_hits" (each rule that fired since that version was loaded: sid,
- * rev, action, priority, msg, hits).
+ * alarms_queued}, "alarms" (the alarm manager's counters and "open" by
+ * priority), "clinical" (the pipeline's counters), "patients" (the patient
+ * state's counters and "count"), workers and ports, and, with rules, "ruleset" (version, rules,
+ * hash, loaded) and "rule_hits" (each rule that fired since that version was loaded: sid, rev,
+ * action, priority, msg, hits).
  * @return 0, -ENOMEM, or the negative errno of the failed write (-ENOSPC, -EIO...).
  */
 int cp_report_print(const struct cp_report *r, bool json, FILE *out);

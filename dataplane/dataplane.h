@@ -880,7 +880,7 @@ struct dp_registry;
 /** What a worker knows of a device from one message. */
 struct dp_device_seen {
 	uint64_t device;
-	int64_t now_ns; /**< wall clock of the burst */
+	int64_t now_ns; /**< receive time: the burst's wall clock, or the packet's (packet_time) */
 	uint8_t ip_version;
 	uint8_t sender[16];
 	uint16_t sport;
@@ -1005,7 +1005,7 @@ struct dp_event {
 	uint16_t sport;
 	uint16_t obs_index; /**< position in its message; RULE_HIT_MSG for a message hit */
 	uint64_t tsc;	    /**< rte_rdtsc() when the worker made it */
-	int64_t wall_ns;    /**< wall clock when its burst was received */
+	int64_t wall_ns;    /**< receive time: the burst's wall clock, the record's on a replay */
 	uint64_t device;    /**< 0 when not known (a datagram that did not decode) */
 	int64_t time_ns;    /**< the observation's or alarm's own time; 0 if none */
 	double value;	    /**< NaN when none */
@@ -1059,6 +1059,13 @@ struct rte_ring;
 
 struct dp_lanes {
 	struct rte_ring *ring[DP_LANE__COUNT];
+	/**
+	 * NULL: a full ring loses the event (counted). Set (a replay,
+	 * dp_conf.packet_time): while *wait is true the producer waits for
+	 * room instead: a capture can be read at the consumer's pace, a NIC
+	 * cannot. dp_stop clears it first, so a stopping worker never hangs.
+	 */
+	const atomic_bool *wait;
 };
 
 /**
@@ -1075,8 +1082,9 @@ void dp_lanes_free(struct dp_lanes *l);
 
 /**
  * Worker side: put @p n events on @p lane. What does not fit is lost and
- * counted (alarm_lost / telemetry_lost); what did is counted as
- * alarm_events / telemetry_events. @return the number enqueued.
+ * counted (alarm_lost / telemetry_lost), unless the lanes wait (replay:
+ * dp_lanes.wait); what did is counted as alarm_events / telemetry_events.
+ * @return the number enqueued.
  */
 unsigned dp_lanes_put(struct dp_lanes *l, enum dp_lane lane, const struct dp_event *ev, unsigned n,
 		      struct dp_stats *stats);
@@ -1147,6 +1155,24 @@ struct dp_conf {
 	bool events;		   /**< make each worker's ALARM and TELEMETRY rings */
 	unsigned alarm_ring;	   /**< events per ALARM ring (0: DP_ALARM_RING_DEFAULT) */
 	unsigned telemetry_ring;   /**< per TELEMETRY ring (0: DP_TELEMETRY_RING_DEFAULT) */
+	/**
+	 * Replaying a capture: each packet's receive time (dp_event.wall_ns,
+	 * the registry's last seen) is its capture record's, not the wall
+	 * clock, so that what runs on event time (the alarm manager) sees the
+	 * ward's own pace. dp_start registers the mbuf Rx timestamp field
+	 * (rte_mbuf_dyn_rx_timestamp_register) and takes each port's stamps:
+	 * a net_pcap port stamps every frame with its record's time in
+	 * microseconds since the epoch, offload or not (DPDK 22.11 stamps
+	 * unconditionally and does not list RTE_ETH_RX_OFFLOAD_TIMESTAMP in
+	 * its capabilities); any other port must offer that offload, which is
+	 * then enabled, and stamp nanoseconds since the epoch. A port that
+	 * offers neither fails dp_start with -ENOTSUP, as do ports that stamp
+	 * in different units. A frame without the stamp takes the burst's wall
+	 * clock. Not for infinite_rx: a looped capture repeats its times.
+	 * A replay also waits for room on a full event ring rather than lose
+	 * the event (dp_lanes.wait): it is read at the consumer's pace.
+	 */
+	bool packet_time;
 };
 
 /** The data plane as a whole once started: ports, mempool, workers. */
@@ -1159,7 +1185,8 @@ struct dp_plane;
  *
  * @param err     receives a one-line reason that names the fix on failure
  * @return 0, or a negative errno: -ENODEV (port not found), -EINVAL (lcores),
- *         -ENOMEM (mempool), or what the PMD returned.
+ *         -ENOMEM (mempool), -ENOTSUP (packet_time on a port without Rx
+ *         timestamps), or what the PMD returned.
  */
 int dp_start(const struct dp_conf *conf, struct dp_plane **out, char *err, size_t errlen);
 
@@ -1241,6 +1268,15 @@ struct dp_decode_ctx {
 	struct dp_event_work *events;	  /**< staging for one message's events */
 	uint64_t tsc;			  /**< rte_rdtsc() at the burst */
 	int64_t now_ns;			  /**< wall clock at the burst */
+	/*
+	 * The packet clock (dp_conf.packet_time), fixed at dp_start: a
+	 * telemetry frame whose ol_flags has @p time_flag is received at its
+	 * Rx timestamp times @p time_unit_ns; any other at @p now_ns. Off,
+	 * @p time_flag is 0 and the test is one predictable branch.
+	 */
+	uint64_t time_flag;    /**< the Rx timestamp's dynflag; 0: every frame at @p now_ns */
+	int time_offset;       /**< the Rx timestamp dynfield's offset in the mbuf */
+	uint32_t time_unit_ns; /**< nanoseconds per unit of the ports' stamps */
 };
 
 /**

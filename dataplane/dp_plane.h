@@ -55,6 +55,7 @@ struct dp_port {
 
 struct dp_plane {
 	atomic_bool stop;
+	atomic_bool lanes_wait; /* replay: full event rings wait (cleared by dp_stop) */
 	unsigned n_ports;
 	unsigned n_workers;
 	bool launched;

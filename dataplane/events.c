@@ -23,6 +23,7 @@
 
 #include <rte_common.h>
 #include <rte_errno.h>
+#include <rte_pause.h>
 #include <rte_memory.h>
 #include <rte_ring.h>
 #include <rte_ring_elem.h>
@@ -130,6 +131,13 @@ dp_lanes_put(struct dp_lanes *l, enum dp_lane lane, const struct dp_event *ev, u
 	if (unlikely((unsigned)lane >= DP_LANE__COUNT || n == 0))
 		return 0;
 	done = rte_ring_sp_enqueue_burst_elem(l->ring[lane], ev, DP_EVENT_SIZE, n, NULL);
+	/* A replay waits for the consumer (never on a NIC: lanes.wait is NULL). */
+	while (unlikely(done < n) && l->wait != NULL &&
+	       atomic_load_explicit(l->wait, memory_order_relaxed)) {
+		rte_pause();
+		done += rte_ring_sp_enqueue_burst_elem(l->ring[lane], ev + done, DP_EVENT_SIZE,
+						       n - done, NULL);
+	}
 	if (done > 0)
 		dp_count(&stats->event[put_counter[lane]], done);
 	if (unlikely(done < n))

@@ -6,7 +6,8 @@
  * so the same code runs on a 100G NIC with RSS and checksum offloads and on
  * a net_pcap vdev with one queue and none. Each worker gets one RX and one
  * TX queue per port where the PMD has enough; RSS spreads by IP address so
- * that one bedside device always lands on the same worker.
+ * that one bedside device always lands on the same worker. A replay
+ * (dp_conf.packet_time) also needs each port's Rx timestamps.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -23,11 +24,21 @@
 #include <rte_lcore.h>
 #include <rte_malloc.h>
 #include <rte_mbuf.h>
+#include <rte_mbuf_dyn.h>
 
 #include "dataplane.h"
 #include "dp_plane.h"
 
 #define DEFAULT_MIN_MBUFS 8191u
+#define PCAP_DRIVER "net_pcap"
+
+/* The packet clock of dp_conf.packet_time, as dp_start finds it. */
+struct packet_clock {
+	uint64_t flag;	  /* the Rx timestamp's dynflag; 0: packet_time is off */
+	int offset;	  /* its dynfield */
+	uint32_t unit_ns; /* ns per unit of the ports' stamps; 0 until a port is set up */
+	unsigned first;	  /* the port that set unit_ns */
+};
 
 static void
 port_name_of(const char *device, char *name, size_t len)
@@ -79,8 +90,49 @@ mbufs_needed(const struct dp_conf *conf)
 	return pow2 - 1;
 }
 
+/*
+ * packet_time on one port: where its stamps come from and in what unit.
+ * DPDK 22.11's net_pcap writes every frame's record time (microseconds
+ * since the epoch) with the dynflag set whether or not the offload is
+ * asked for, and does not list RTE_ETH_RX_OFFLOAD_TIMESTAMP, which
+ * rte_eth_dev_configure would then refuse. Any other PMD must offer the
+ * offload; its stamps are taken as nanoseconds since the epoch.
+ */
 static int
-port_setup(struct dp_plane *dp, unsigned idx, const struct dp_conf *conf, char *err, size_t errlen)
+port_clock(const struct dp_port *p, unsigned idx, const struct rte_eth_dev_info *info,
+	   struct packet_clock *clk, uint64_t *rx_offloads, char *err, size_t errlen)
+{
+	bool pcap = info->driver_name != NULL && strcmp(info->driver_name, PCAP_DRIVER) == 0;
+	bool offload = (info->rx_offload_capa & RTE_ETH_RX_OFFLOAD_TIMESTAMP) != 0;
+	uint32_t unit = pcap ? 1000 : 1;
+
+	if (!pcap && !offload) {
+		snprintf(err, errlen,
+			 "port '%s' (%s) has no Rx timestamps, which packet time needs: replay "
+			 "the capture on a net_pcap port (vigild --pcap FILE)",
+			 p->name, info->driver_name != NULL ? info->driver_name : "?");
+		return -ENOTSUP;
+	}
+	if (clk->unit_ns != 0 && clk->unit_ns != unit) {
+		snprintf(err, errlen,
+			 "port '%s' stamps frames in %s but ports[%u] in %s: packet time needs "
+			 "one clock; replay on net_pcap ports only",
+			 p->name, unit == 1 ? "ns" : "us", clk->first,
+			 clk->unit_ns == 1 ? "ns" : "us");
+		return -ENOTSUP;
+	}
+	if (clk->unit_ns == 0) {
+		clk->unit_ns = unit;
+		clk->first = idx;
+	}
+	if (offload)
+		*rx_offloads |= RTE_ETH_RX_OFFLOAD_TIMESTAMP;
+	return 0;
+}
+
+static int
+port_setup(struct dp_plane *dp, unsigned idx, const struct dp_conf *conf, struct packet_clock *clk,
+	   char *err, size_t errlen)
 {
 	struct dp_port *p = &dp->port[idx];
 	struct rte_eth_conf eth_conf;
@@ -135,6 +187,11 @@ port_setup(struct dp_plane *dp, unsigned idx, const struct dp_conf *conf, char *
 	}
 	eth_conf.rxmode.offloads = info.rx_offload_capa &
 				   (RTE_ETH_RX_OFFLOAD_IPV4_CKSUM | RTE_ETH_RX_OFFLOAD_UDP_CKSUM);
+	if (clk->flag != 0) {
+		rc = port_clock(p, idx, &info, clk, &eth_conf.rxmode.offloads, err, errlen);
+		if (rc != 0)
+			return rc;
+	}
 	eth_conf.txmode.offloads = info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_MBUF_FAST_FREE;
 
 	rc = rte_eth_dev_configure(p->port_id, p->n_rxq, p->n_txq, &eth_conf);
@@ -222,7 +279,8 @@ assign_queues(struct dp_plane *dp)
  * that can change (ruleset, ACL) are read from the plane's RCU pointers at
  * every burst; the hooks are fixed. */
 static int
-decode_setup(struct dp_plane *dp, const struct dp_conf *conf, char *err, size_t errlen)
+decode_setup(struct dp_plane *dp, const struct dp_conf *conf, const struct packet_clock *clk,
+	     char *err, size_t errlen)
 {
 	unsigned capacity = conf->vtp_devices ? conf->vtp_devices : DP_VTP_DEVICES_DEFAULT;
 	size_t each = RTE_ALIGN_CEIL(dp_vtp_devices_size(capacity), RTE_CACHE_LINE_SIZE);
@@ -253,6 +311,9 @@ decode_setup(struct dp_plane *dp, const struct dp_conf *conf, char *err, size_t 
 			.registry = dp->registry,
 			.lanes = dp->events ? &wk->lanes : NULL,
 			.events = &wk->events,
+			.time_flag = clk->flag,
+			.time_offset = clk->offset,
+			.time_unit_ns = clk->unit_ns != 0 ? clk->unit_ns : 1,
 		};
 	}
 	return 0;
@@ -282,6 +343,8 @@ tables_setup(struct dp_plane *dp, const struct dp_conf *conf, char *err, size_t 
 	dp->events = true;
 	for (unsigned w = 0; w < dp->n_workers; w++) {
 		rc = dp_lanes_init(&dp->worker[w].lanes, "vigil", w, alarm, telemetry);
+		if (rc == 0 && conf->packet_time)
+			dp->worker[w].lanes.wait = &dp->lanes_wait;
 		if (rc != 0) {
 			snprintf(err, errlen,
 				 "cannot make worker %u's event rings (%u ALARM, %u TELEMETRY "
@@ -323,6 +386,7 @@ int
 dp_start(const struct dp_conf *conf, struct dp_plane **out, char *err, size_t errlen)
 {
 	struct dp_plane *dp = NULL;
+	struct packet_clock clk = {0};
 	unsigned n_mbufs, lcore, w;
 	struct timespec now;
 	int rc;
@@ -351,6 +415,7 @@ dp_start(const struct dp_conf *conf, struct dp_plane **out, char *err, size_t er
 		return -ENOMEM;
 	}
 	atomic_init(&dp->stop, false);
+	atomic_init(&dp->lanes_wait, true);
 	dp->n_workers = conf->n_workers;
 	dp->worker = rte_zmalloc("vigil_workers", sizeof(*dp->worker) * conf->n_workers,
 				 RTE_CACHE_LINE_SIZE);
@@ -381,9 +446,17 @@ dp_start(const struct dp_conf *conf, struct dp_plane **out, char *err, size_t er
 		goto fail;
 	}
 
+	/* The field and flag are registered once per process, by name: this
+	 * finds them if a PMD got there first (net_pcap does at probe). */
+	if (conf->packet_time && rte_mbuf_dyn_rx_timestamp_register(&clk.offset, &clk.flag) != 0) {
+		rc = rte_errno != 0 ? -rte_errno : -EINVAL;
+		snprintf(err, errlen, "packet time: cannot register the mbuf Rx timestamp: %s",
+			 rte_strerror(rte_errno));
+		goto fail;
+	}
 	for (unsigned p = 0; p < conf->n_ports; p++) {
 		dp->n_ports = p + 1;
-		rc = port_setup(dp, p, conf, err, errlen);
+		rc = port_setup(dp, p, conf, &clk, err, errlen);
 		if (rc != 0)
 			goto fail;
 	}
@@ -392,7 +465,7 @@ dp_start(const struct dp_conf *conf, struct dp_plane **out, char *err, size_t er
 	if (rc == 0)
 		rc = ruleset_setup(dp, conf, err, errlen);
 	if (rc == 0)
-		rc = decode_setup(dp, conf, err, errlen);
+		rc = decode_setup(dp, conf, &clk, err, errlen);
 	if (rc != 0)
 		goto fail;
 	dp->tsc_hz = rte_get_tsc_hz();
@@ -437,6 +510,7 @@ dp_stop(struct dp_plane *dp)
 {
 	if (dp == NULL || !dp->launched)
 		return;
+	atomic_store_explicit(&dp->lanes_wait, false, memory_order_relaxed);
 	atomic_store_explicit(&dp->stop, true, memory_order_relaxed);
 	for (unsigned w = 0; w < dp->n_workers; w++) {
 		if (dp->worker[w].launched)

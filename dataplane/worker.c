@@ -6,11 +6,12 @@
  * answers what is the appliance's to answer on the same port, checks
  * telemetry against the sender ACL, decodes it, evaluates the rules, puts
  * the events on its own ALARM and TELEMETRY rings, tells the device
- * registry, frees the rest, and counts every outcome. It reads the ruleset
- * and the ACL as an urcu-qsbr reader, once per burst, and announces a
- * quiescent state once per loop. It never blocks, allocates, locks or logs.
- * It stops when the plane's atomic stop flag is set, after finishing the
- * burst in hand.
+ * registry, frees the rest, and counts every outcome. Each telemetry frame
+ * is dated by the burst's clock, or on a replay by its own Rx timestamp
+ * (dp_conf.packet_time). It reads the ruleset and the ACL as an urcu-qsbr
+ * reader, once per burst, and announces a quiescent state once per loop. It
+ * never blocks, allocates, locks or logs. It stops when the plane's atomic
+ * stop flag is set, after finishing the burst in hand.
  */
 #include <errno.h>
 #include <string.h>
@@ -20,6 +21,7 @@
 #include <rte_cycles.h>
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
+#include <rte_mbuf_dyn.h>
 #include <rte_pause.h>
 #include <rte_prefetch.h>
 
@@ -69,13 +71,14 @@ struct msg_walk {
 	const uint8_t *frame;
 	const struct dp_pkt *pkt;
 	unsigned n_msgs;
+	int64_t now_ns; /* when the frame was received: what its events and the registry get */
 };
 
 /* Each hit on the ALARM lane, counted per rule in the worker's own row. */
 static void
-put_hits(const struct dp_decode_ctx *ctx, struct dp_stats *stats, const struct dp_decoded *d,
-	 unsigned n)
+put_hits(const struct msg_walk *mw, const struct dp_decoded *d, unsigned n)
 {
+	const struct dp_decode_ctx *ctx = mw->ctx;
 	const struct dp_rule_work *w = ctx->rule_work;
 	uint64_t version = ctx->ruleset != NULL ? ctx->ruleset->version : 0;
 	struct dp_event *ev = ctx->events->alarm;
@@ -87,30 +90,39 @@ put_hits(const struct dp_decode_ctx *ctx, struct dp_stats *stats, const struct d
 		return;
 	for (unsigned i = 0; i < n; i++)
 		dp_event_hit(&ev[i], &w->hit[i], d, &w->in, version, ctx->worker, ctx->tsc,
-			     ctx->now_ns);
-	dp_lanes_put(ctx->lanes, DP_LANE_ALARM, ev, n, stats);
+			     mw->now_ns);
+	dp_lanes_put(ctx->lanes, DP_LANE_ALARM, ev, n, mw->stats);
 }
 
 /* The rules over ctx->rule_work.in; hits to the ALARM lane and the hook. */
 static unsigned
-evaluate(const struct dp_decode_ctx *ctx, struct dp_stats *stats, const struct dp_decoded *d)
+evaluate(const struct msg_walk *mw, const struct dp_decoded *d)
 {
+	const struct dp_decode_ctx *ctx = mw->ctx;
 	struct dp_rule_work *w = ctx->rule_work;
 	unsigned n;
 
-	n = rule_eval(ctx->rules, ctx->rule_scratch, &w->in, w->hit, DP_RULE_HITS_MAX, stats->rule);
+	n = rule_eval(ctx->rules, ctx->rule_scratch, &w->in, w->hit, DP_RULE_HITS_MAX,
+		      mw->stats->rule);
 	if (n == 0)
 		return 0;
-	put_hits(ctx, stats, d, n);
+	put_hits(mw, d, n);
 	if (ctx->on_hits != NULL)
 		ctx->on_hits(ctx->hits_arg, ctx->worker, d, &w->in, w->hit, n);
 	return n;
 }
 
-/* Device alarms (ALARM lane, after the rule hits) and observations (TELEMETRY). */
+/*
+ * Device alarms (ALARM lane, after the rule hits) and observations
+ * (TELEMETRY), in that order: a message's ALARM events are on their ring
+ * before its observations are on theirs, which the consumer relies on to
+ * hand every hit over before the observation that ends its condition.
+ */
 static void
-put_message(const struct dp_decode_ctx *ctx, struct dp_stats *stats, const struct dp_decoded *d)
+put_message(const struct msg_walk *mw, const struct dp_decoded *d)
 {
+	const struct dp_decode_ctx *ctx = mw->ctx;
+	struct dp_stats *stats = mw->stats;
 	const struct rule_input *in = &ctx->rule_work->in;
 	struct dp_event_work *ew = ctx->events;
 	unsigned n_alarms = d->n_alarms < DP_MAX_DEV_ALARMS ? d->n_alarms : DP_MAX_DEV_ALARMS;
@@ -118,11 +130,11 @@ put_message(const struct dp_decode_ctx *ctx, struct dp_stats *stats, const struc
 
 	for (unsigned i = 0; i < n_alarms; i++)
 		dp_event_dev_alarm(&ew->alarm[i], &d->alarm[i], in, ctx->worker, ctx->tsc,
-				   ctx->now_ns);
+				   mw->now_ns);
 	if (n_alarms > 0)
 		dp_lanes_put(ctx->lanes, DP_LANE_ALARM, ew->alarm, n_alarms, stats);
 	for (unsigned i = 0; i < n_obs; i++)
-		dp_event_obs(&ew->obs[i], &d->obs[i], i, in, ctx->worker, ctx->tsc, ctx->now_ns);
+		dp_event_obs(&ew->obs[i], &d->obs[i], i, in, ctx->worker, ctx->tsc, mw->now_ns);
 	if (n_obs > 0)
 		dp_lanes_put(ctx->lanes, DP_LANE_TELEMETRY, ew->obs, n_obs, stats);
 }
@@ -136,15 +148,15 @@ seen_text(const struct dp_decoded *d, struct dp_span s, const uint8_t **p, uint1
 }
 
 static void
-seen_from(struct dp_device_seen *s, const struct dp_decode_ctx *ctx, uint64_t device,
+seen_from(struct dp_device_seen *s, const struct msg_walk *mw, uint64_t device,
 	  const struct dp_decoded *d, struct dp_span patient, struct dp_span location,
 	  struct dp_span device_id)
 {
-	const struct rule_input *in = &ctx->rule_work->in;
+	const struct rule_input *in = &mw->ctx->rule_work->in;
 
 	*s = (struct dp_device_seen){
 		.device = device,
-		.now_ns = ctx->now_ns,
+		.now_ns = mw->now_ns,
 		.ip_version = in->ip_version,
 		.sport = in->sport,
 	};
@@ -160,9 +172,10 @@ seen_from(struct dp_device_seen *s, const struct dp_decode_ctx *ctx, uint64_t de
  * message's own hits count for its first device.
  */
 static void
-touch_devices(const struct dp_decode_ctx *ctx, struct dp_stats *stats, const struct dp_decoded *d,
-	      unsigned n_hits)
+touch_devices(const struct msg_walk *mw, const struct dp_decoded *d, unsigned n_hits)
 {
+	const struct dp_decode_ctx *ctx = mw->ctx;
+	struct dp_stats *stats = mw->stats;
 	const struct rule_hit *hit = ctx->rule_work->hit;
 	unsigned n_obs = d->n_obs < DP_MAX_OBS ? d->n_obs : DP_MAX_OBS;
 	struct dp_device_seen s;
@@ -173,7 +186,7 @@ touch_devices(const struct dp_decode_ctx *ctx, struct dp_stats *stats, const str
 
 		while (j < n_obs && d->obs[j].device == o->device)
 			j++;
-		seen_from(&s, ctx, o->device, d, o->patient, o->location, o->device_id);
+		seen_from(&s, mw, o->device, d, o->patient, o->location, o->device_id);
 		s.n_obs = j - i;
 		for (unsigned h = 0; h < n_hits; h++)
 			if ((hit[h].obs == RULE_HIT_MSG && i == 0) ||
@@ -185,7 +198,7 @@ touch_devices(const struct dp_decode_ctx *ctx, struct dp_stats *stats, const str
 	for (unsigned i = 0; i < d->n_alarms && i < DP_MAX_DEV_ALARMS; i++) {
 		const struct dp_dev_alarm *a = &d->alarm[i];
 
-		seen_from(&s, ctx, a->device, d, a->patient, a->location, a->device_id);
+		seen_from(&s, mw, a->device, d, a->patient, a->location, a->device_id);
 		s.n_alarm = 1;
 		if (n_obs == 0 && i == 0)
 			s.n_hits = n_hits;
@@ -206,11 +219,11 @@ on_message(void *arg, const struct dp_decoded *d)
 		ctx->rule_work->in.first = mw->n_msgs == 0;
 	}
 	if (ctx->rules != NULL)
-		n_hits = evaluate(ctx, mw->stats, d);
+		n_hits = evaluate(mw, d);
 	if (ctx->lanes != NULL)
-		put_message(ctx, mw->stats, d);
+		put_message(mw, d);
 	if (ctx->registry != NULL)
-		touch_devices(ctx, mw->stats, d, n_hits);
+		touch_devices(mw, d, n_hits);
 	mw->n_msgs++;
 	if (ctx->on_decoded != NULL)
 		ctx->on_decoded(ctx->decoded_arg, d);
@@ -219,17 +232,16 @@ on_message(void *arg, const struct dp_decoded *d)
 /* The datagram on its own, for the rules: nothing decoded, or a sender
  * outside the ACL, or a part that did not decode. */
 static void
-evaluate_datagram(const struct dp_decode_ctx *ctx, struct dp_stats *stats, enum dp_verdict verdict,
-		  const uint8_t *frame, const struct dp_pkt *pkt, bool first, bool malformed,
+evaluate_datagram(const struct msg_walk *mw, enum dp_verdict verdict, bool first, bool malformed,
 		  bool denied)
 {
-	struct rule_input *in = &ctx->rule_work->in;
+	struct rule_input *in = &mw->ctx->rule_work->in;
 
-	dp_rule_input_datagram(verdict, frame, pkt, in);
+	dp_rule_input_datagram(verdict, mw->frame, mw->pkt, in);
 	in->first = first;
 	in->malformed = malformed;
 	in->acl_denied = denied;
-	evaluate(ctx, stats, NULL);
+	evaluate(mw, NULL);
 }
 
 /*
@@ -242,10 +254,10 @@ evaluate_datagram(const struct dp_decode_ctx *ctx, struct dp_stats *stats, enum 
  */
 static void
 decode_telemetry(const struct dp_decode_ctx *ctx, struct dp_stats *stats, enum dp_verdict verdict,
-		 const uint8_t *frame, const struct dp_pkt *pkt)
+		 const uint8_t *frame, const struct dp_pkt *pkt, int64_t now_ns)
 {
 	const uint8_t *payload = frame + pkt->payload_off;
-	struct msg_walk mw = {ctx, stats, frame, pkt, 0};
+	struct msg_walk mw = {ctx, stats, frame, pkt, 0, now_ns};
 	unsigned n_bad = 0;
 
 	if (ctx->on_telemetry)
@@ -255,7 +267,7 @@ decode_telemetry(const struct dp_decode_ctx *ctx, struct dp_stats *stats, enum d
 	if (ctx->acl != NULL && !dp_acl_allows(ctx->acl, frame, pkt)) {
 		dp_count(&stats->table[DP_TAB_acl_denied], 1);
 		if (ctx->rules != NULL)
-			evaluate_datagram(ctx, stats, verdict, frame, pkt, true, false, true);
+			evaluate_datagram(&mw, verdict, true, false, true);
 		return;
 	}
 	if (verdict == DP_VERDICT_HL7) {
@@ -270,8 +282,22 @@ decode_telemetry(const struct dp_decode_ctx *ctx, struct dp_stats *stats, enum d
 			n_bad = 1;
 	}
 	if (ctx->rules != NULL && (n_bad > 0 || mw.n_msgs == 0))
-		evaluate_datagram(ctx, stats, verdict, frame, pkt, mw.n_msgs == 0, n_bad > 0,
-				  false);
+		evaluate_datagram(&mw, verdict, mw.n_msgs == 0, n_bad > 0, false);
+}
+
+/*
+ * When @p m was received: its Rx timestamp on a replay (packet_time), else
+ * the burst's clock. With packet_time off time_flag is 0, so the branch is
+ * never taken.
+ */
+static inline int64_t
+received_ns(const struct dp_decode_ctx *ctx, const struct rte_mbuf *m)
+{
+	if (m->ol_flags & ctx->time_flag)
+		return (int64_t)(*RTE_MBUF_DYNFIELD(m, ctx->time_offset,
+						    const rte_mbuf_timestamp_t *) *
+				 ctx->time_unit_ns);
+	return ctx->now_ns;
 }
 
 void
@@ -316,7 +342,7 @@ dp_burst_classify(const struct dp_local *local, struct dp_stats *stats, struct r
 			continue;
 		case DP_VERDICT_HL7:
 		case DP_VERDICT_VTP:
-			decode_telemetry(ctx, stats, verdict, frame, &pkt);
+			decode_telemetry(ctx, stats, verdict, frame, &pkt, received_ns(ctx, m));
 			break;
 		case DP_VERDICT_DROP:
 			break;

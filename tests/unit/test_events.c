@@ -7,16 +7,20 @@
  * of a record left to chance; ring sizes and their usable room; a full ring
  * loses exactly what did not fit and counts exactly that; the consumer takes
  * every alarm before any observation, checks for alarms between batches of
- * observations, raises one technical alarm per loss with the exact count once
- * the lane has drained, and, on a thread of its own, delivers every event
- * exactly once in each lane's order. Last, end to end: a plane with events
+ * observations, ends a pass however fast alarms come, raises one technical
+ * alarm per loss with the exact count once the lane has drained, and, on a
+ * thread of its own, delivers every event exactly once in each lane's order,
+ * hands every hit over before the observation of its message however the two
+ * race onto the rings, runs its hooks as an online QSBR reader and never
+ * holds up a grace period while idle. Last, end to end: a plane with events
  * on a net_ring port, frames in, and the consumer takes one TELEMETRY event
  * per observation and one ALARM event per rule hit, as the worker counted.
  *
  * The suite runs an EAL without hugepages (rte_rings live in EAL memory),
  * with one worker lcore for the end-to-end test. Elsewhere the lanes are
  * driven by the test itself (it is the producer; the rings are SPSC, so one
- * thread puts on each ring at a time). Nothing here is timed.
+ * thread puts on each ring at a time). Nothing here is timed, but a grace
+ * period that does not end in 10 s is a failure.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -33,7 +37,9 @@
 #include <unistd.h>
 
 #include <CUnit/CUnit.h>
+#include <urcu/urcu-qsbr.h>
 
+#include <rte_cycles.h>
 #include <rte_dev.h>
 #include <rte_eal.h>
 #include <rte_errno.h>
@@ -42,6 +48,7 @@
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
+#include <rte_pause.h>
 #include <rte_ring.h>
 
 #include "controlplane.h"
@@ -638,8 +645,9 @@ struct log {
 	struct dp_lanes *inject_lanes; /* put an alarm here from the first on_telemetry */
 	unsigned inject_worker;
 	struct dp_stats *inject_stats;
-	uint32_t inject_after_seq; /* from on_alarm: after the alarm of this seq ... */
-	bool inject_on_alarm;	   /* ... put one more alarm on the same lane */
+	uint32_t inject_after_seq;	/* from on_alarm: after the alarm of this seq ... */
+	bool inject_on_alarm;		/* ... put one more alarm on the same lane */
+	struct dp_lanes *message_lanes; /* ... or a message here: a hit, then its observation */
 };
 
 static void
@@ -663,6 +671,16 @@ log_alarm(void *arg, const struct dp_event *ev)
 	struct log *g = arg;
 
 	log_add(g, DP_LANE_ALARM, ev, 0);
+	if (g->message_lanes != NULL && ev->type == DP_EV_HIT && ev->seq == g->inject_after_seq) {
+		struct dp_lanes *l = g->message_lanes;
+
+		g->message_lanes = NULL;
+		CU_ASSERT_EQUAL(
+			put_seq(l, DP_LANE_ALARM, g->inject_worker, 7000, 1, g->inject_stats), 1);
+		CU_ASSERT_EQUAL(
+			put_seq(l, DP_LANE_TELEMETRY, g->inject_worker, 7000, 1, g->inject_stats),
+			1);
+	}
 	if (g->inject_on_alarm && ev->type == DP_EV_HIT && ev->seq == g->inject_after_seq) {
 		g->inject_on_alarm = false;
 		CU_ASSERT_EQUAL(put_seq(g->inject_lanes, DP_LANE_ALARM, g->inject_worker, 9000, 1,
@@ -828,6 +846,94 @@ test_consumer_alarm_between_batches(void)
 	CU_ASSERT_EQUAL(cnt[CP_CONS_alarm_events], 1);
 	CU_ASSERT_EQUAL(cnt[CP_CONS_telemetry_events], 400);
 	two_free(&t);
+}
+
+/*
+ * A message lands on a worker's two lanes after the consumer has looked at
+ * that worker's ALARM lane but before it takes its TELEMETRY: here worker
+ * 0's, put from on_alarm while the consumer drains worker 1's lane. Its hit
+ * must still reach on_alarm before its observation reaches on_telemetry.
+ */
+static void
+test_consumer_hit_before_its_observation(void)
+{
+	uint64_t cnt[CP_CONS__COUNT];
+	struct two t;
+	unsigned hit_at = UINT_MAX, obs_at = UINT_MAX;
+
+	two_init(&t, 64, 64, true);
+	CU_ASSERT_EQUAL(put_seq(t.lp[1], DP_LANE_ALARM, 1, 0, 1, t.stats[1]), 1);
+	t.log->message_lanes = t.lp[0];
+	t.log->inject_worker = 0;
+	t.log->inject_stats = t.stats[0];
+	t.log->inject_after_seq = 0;
+
+	CU_ASSERT_EQUAL(cp_consumer_pass(t.c, UINT_MAX), 3);
+	CU_ASSERT_PTR_NULL(t.log->message_lanes); /* it was put */
+	CU_ASSERT_EQUAL(t.log->n, 3);
+	for (unsigned i = 0; i < t.log->n; i++) {
+		if (t.log->e[i].seq != 7000 || t.log->e[i].worker != 0)
+			continue;
+		if (t.log->e[i].lane == DP_LANE_ALARM)
+			hit_at = i;
+		else
+			obs_at = i;
+	}
+	CU_ASSERT_EQUAL(hit_at, 1);
+	CU_ASSERT_EQUAL(obs_at, 2);
+	counters(&t, cnt);
+	CU_ASSERT_EQUAL(cnt[CP_CONS_alarm_first], 1);
+	CU_ASSERT_EQUAL(cnt[CP_CONS_alarm_events], 2);
+	CU_ASSERT_EQUAL(cnt[CP_CONS_telemetry_events], 1);
+	two_free(&t);
+}
+
+/* A worker that puts an alarm for each one the consumer takes (up to a cap,
+ * so that a consumer that drains until empty fails rather than spins). */
+struct refill {
+	struct dp_lanes *lanes;
+	struct dp_stats *stats;
+	unsigned taken;
+	unsigned cap;
+};
+
+static void
+refill_alarm(void *arg, const struct dp_event *ev)
+{
+	struct refill *r = arg;
+
+	if (r->taken++ < r->cap)
+		CU_ASSERT_EQUAL(put_seq(r->lanes, DP_LANE_ALARM, 0, ev->seq + 64, 1, r->stats), 1);
+}
+
+/* A pass takes what the lanes held when it looked and ends, however fast a
+ * worker refills them: the consumer thread is an RCU reader for a pass, and
+ * a pass that never ends would hold every grace period up. */
+static void
+test_consumer_pass_ends(void)
+{
+	struct dp_lanes l, *lp = &l;
+	struct dp_stats *stats = stats_new();
+	const struct dp_stats *sp = stats;
+	struct refill r = {.lanes = &l, .stats = stats, .cap = 100000};
+	struct cp_event_hooks h = {.on_alarm = refill_alarm, .arg = &r};
+	struct cp_consumer *c;
+
+	CU_ASSERT_EQUAL_FATAL(lanes_make(&l, 0, 256, 256), 0);
+	CU_ASSERT_EQUAL_FATAL(cp_consumer_new(&lp, &sp, 1, &h, &c), 0);
+	CU_ASSERT_EQUAL(put_seq(&l, DP_LANE_ALARM, 0, 0, 100, stats), 100);
+	CU_ASSERT_EQUAL(put_seq(&l, DP_LANE_TELEMETRY, 0, 0, 10, stats), 10);
+	/* The 100, then the 100 put meanwhile once the observations are taken. */
+	CU_ASSERT_EQUAL(cp_consumer_pass(c, UINT_MAX), 100 + 10 + 100 + 100);
+	CU_ASSERT_EQUAL(r.taken, 300);
+	CU_ASSERT_EQUAL(dp_lanes_count(&l, DP_LANE_ALARM), 100);
+	CU_ASSERT_EQUAL(dp_read(&stats->event[DP_EVC_alarm_lost]), 0);
+	r.cap = 0; /* the worker stops: what is left drains */
+	cp_consumer_stop(c);
+	CU_ASSERT_EQUAL(dp_lanes_count(&l, DP_LANE_ALARM), 0);
+	cp_consumer_free(c);
+	dp_lanes_free(&l);
+	free(stats);
 }
 
 /* A budget bounds the observations of a pass; the workers take turns. */
@@ -1196,6 +1302,188 @@ test_consumer_thread(void)
 	for (unsigned w = 0; w < THR_WORKERS; w++) {
 		dp_lanes_free(&lanes[w]);
 		free(p.stats[w]);
+	}
+	free(o);
+}
+
+/* ------------------------------------------------------------------------ */
+/* The consumer thread: a message's hits before its observation              */
+/* ------------------------------------------------------------------------ */
+
+#define HO_WORKERS 2
+#define HO_MESSAGES 100000u /* per worker */
+#define HO_SYNC_WAIT_S 10
+
+/* What the hooks saw; written on the consumer thread only. */
+struct hit_order {
+	uint32_t hits[HO_WORKERS]; /* hits delivered: the next hit's seq */
+	uint32_t obs[HO_WORKERS];  /* observations delivered: the next one's seq */
+	uint64_t early;		   /* observations handed over before their message's hit */
+	uint64_t wrong;		   /* out of order, duplicated or from nowhere */
+	uint64_t offline;	   /* hooks run while not an online QSBR reader */
+};
+
+/* A hook that takes its time, as the alarm manager's does: while the
+ * consumer is in it, the producers get ahead on the other rings. */
+static void
+ho_busy(void)
+{
+	uint64_t until = rte_rdtsc() + rte_get_tsc_hz() / 2000000; /* 0.5 us */
+
+	while (rte_rdtsc() < until)
+		rte_pause();
+}
+
+static void
+ho_alarm(void *arg, const struct dp_event *ev)
+{
+	struct hit_order *o = arg;
+
+	ho_busy();
+	if (!urcu_qsbr_read_ongoing())
+		o->offline++;
+	if (ev->type != DP_EV_HIT || ev->worker >= HO_WORKERS || ev->seq != o->hits[ev->worker]) {
+		o->wrong++;
+		return;
+	}
+	o->hits[ev->worker]++;
+}
+
+static void
+ho_telemetry(void *arg, const struct dp_event *ev, unsigned n)
+{
+	struct hit_order *o = arg;
+
+	if (!urcu_qsbr_read_ongoing())
+		o->offline++;
+	for (unsigned i = 0; i < n; i++) {
+		unsigned w = ev[i].worker;
+
+		if (ev[i].type != DP_EV_OBS || w >= HO_WORKERS || ev[i].seq != o->obs[w]) {
+			o->wrong++;
+			continue;
+		}
+		if (o->hits[w] <= ev[i].seq) /* its hit not delivered yet */
+			o->early++;
+		o->obs[w]++;
+	}
+}
+
+/* One worker's producer: per message, its hit then its observation, as
+ * worker.c does, as soon as both lanes have room (nothing may be lost). */
+struct ho_producer {
+	struct dp_lanes *lanes;
+	struct dp_stats *stats;
+	unsigned worker;
+	bool failed;
+};
+
+static void *
+ho_producer_main(void *arg)
+{
+	struct ho_producer *p = arg;
+
+	for (uint32_t m = 0; m < HO_MESSAGES; m++) {
+		struct dp_event hit = ev_make(DP_EV_HIT, p->worker, m);
+		struct dp_event obs = ev_make(DP_EV_OBS, p->worker, m);
+
+		while (room(p->lanes, DP_LANE_ALARM) == 0 || room(p->lanes, DP_LANE_TELEMETRY) == 0)
+			sched_yield();
+		if (dp_lanes_put(p->lanes, DP_LANE_ALARM, &hit, 1, p->stats) != 1 ||
+		    dp_lanes_put(p->lanes, DP_LANE_TELEMETRY, &obs, 1, p->stats) != 1) {
+			p->failed = true;
+			return NULL;
+		}
+		/* At about the consumer's pace, so that it keeps up with the
+		 * observations and often looks at a ring just as a pair lands. */
+		ho_busy();
+	}
+	return NULL;
+}
+
+static void *
+synchronize_main(void *arg)
+{
+	(void)arg;
+	urcu_qsbr_synchronize_rcu();
+	return NULL;
+}
+
+/* A grace period, waited for on a thread of its own: true if it ended
+ * within HO_SYNC_WAIT_S seconds (false: a reader held it up). */
+static bool
+grace_period_ends(void)
+{
+	struct timespec deadline;
+	pthread_t thr;
+
+	if (pthread_create(&thr, NULL, synchronize_main, NULL) != 0)
+		return false;
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += HO_SYNC_WAIT_S;
+	if (pthread_timedjoin_np(thr, NULL, &deadline) != 0) {
+		pthread_detach(thr); /* it ends once the consumer has stopped */
+		return false;
+	}
+	return true;
+}
+
+/*
+ * Two producers (one per worker's lanes) put, per message, a hit on the
+ * ALARM lane then its observation on the TELEMETRY lane, many thousands of
+ * times, while the consumer thread runs: every observation must reach
+ * on_telemetry after its own hit reached on_alarm, however the puts fall
+ * between the consumer's looks at the two rings. The hooks run as an
+ * online QSBR reader; a grace period ends while the consumer works and
+ * while it idles.
+ */
+static void
+test_consumer_hit_before_observation(void)
+{
+	struct dp_lanes lanes[HO_WORKERS], *lp[HO_WORKERS];
+	const struct dp_stats *sp[HO_WORKERS];
+	struct ho_producer p[HO_WORKERS];
+	pthread_t thr[HO_WORKERS];
+	struct hit_order *o = calloc(1, sizeof(*o));
+	struct cp_event_hooks h = {.on_alarm = ho_alarm, .on_telemetry = ho_telemetry, .arg = o};
+	const struct timespec nap = {.tv_sec = 0, .tv_nsec = 5000000};
+	struct cp_consumer *c;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(o);
+	for (unsigned w = 0; w < HO_WORKERS; w++) {
+		CU_ASSERT_EQUAL_FATAL(lanes_make(&lanes[w], w, 1024, 1024), 0);
+		lp[w] = &lanes[w];
+		p[w] = (struct ho_producer){.lanes = &lanes[w], .stats = stats_new(), .worker = w};
+		sp[w] = p[w].stats;
+	}
+	CU_ASSERT_EQUAL_FATAL(cp_consumer_new(lp, sp, HO_WORKERS, &h, &c), 0);
+	CU_ASSERT_EQUAL_FATAL(cp_consumer_start(c), 0);
+	for (unsigned w = 0; w < HO_WORKERS; w++)
+		CU_ASSERT_EQUAL_FATAL(pthread_create(&thr[w], NULL, ho_producer_main, &p[w]), 0);
+	CU_ASSERT_TRUE(grace_period_ends()); /* the consumer at work */
+	for (unsigned w = 0; w < HO_WORKERS; w++)
+		CU_ASSERT_EQUAL(pthread_join(thr[w], NULL), 0);
+	nanosleep(&nap, NULL);
+	CU_ASSERT_TRUE(grace_period_ends()); /* the consumer idle */
+	cp_consumer_stop(c);
+
+	if (o->early != 0)
+		fprintf(stderr, "\n  %llu observations before their hit",
+			(unsigned long long)o->early);
+	CU_ASSERT_EQUAL(o->early, 0);
+	CU_ASSERT_EQUAL(o->wrong, 0);
+	CU_ASSERT_EQUAL(o->offline, 0);
+	for (unsigned w = 0; w < HO_WORKERS; w++) {
+		CU_ASSERT_FALSE(p[w].failed);
+		CU_ASSERT_EQUAL(o->hits[w], HO_MESSAGES);
+		CU_ASSERT_EQUAL(o->obs[w], HO_MESSAGES);
+		CU_ASSERT_EQUAL(dp_read(&p[w].stats->event[DP_EVC_alarm_lost]), 0);
+		CU_ASSERT_EQUAL(dp_read(&p[w].stats->event[DP_EVC_telemetry_lost]), 0);
+	}
+	cp_consumer_free(c);
+	for (unsigned w = 0; w < HO_WORKERS; w++) {
+		dp_lanes_free(&lanes[w]);
+		free(p[w].stats);
 	}
 	free(o);
 }
@@ -1589,11 +1877,16 @@ vigil_test_register(void)
 		{"lane room and overflow", test_lanes_overflow},
 		{"consumer: alarms first", test_consumer_alarm_first},
 		{"consumer: alarm between batches", test_consumer_alarm_between_batches},
+		{"consumer: a message's hit before its observation",
+		 test_consumer_hit_before_its_observation},
+		{"consumer: a pass ends however fast alarms come", test_consumer_pass_ends},
 		{"consumer: telemetry budget", test_consumer_budget},
 		{"consumer: no hooks", test_consumer_no_hooks},
 		{"consumer: bad arguments", test_consumer_invalid},
 		{"consumer: loss raises a technical alarm", test_consumer_loss_alarm},
 		{"consumer thread: every event once, in order", test_consumer_thread},
+		{"consumer thread: a hit before its observation",
+		 test_consumer_hit_before_observation},
 		{"end to end: a worker's events reach the consumer", test_end_to_end},
 	};
 	CU_pSuite suite = CU_add_suite("events", suite_init, suite_cleanup);

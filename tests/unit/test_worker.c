@@ -8,7 +8,9 @@
  * of the worker that took the request, that a full TX ring is counted and
  * its replies freed, that the telemetry hook sees exactly the telemetry,
  * that no mbuf is lost, and that dp_start fails cleanly with a message that
- * names the fix.
+ * names the fix. Last, the replay clock (dp_conf.packet_time): a capture
+ * played on a net_pcap port dates its events and registry entries with its
+ * records' own times, to the microsecond; without it, with the wall clock.
  *
  * The ports are net_ring ethdevs made with rte_eth_from_rings() over rings
  * the test owns: it enqueues mbufs into a port's RX rings and dequeues the
@@ -25,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <CUnit/CUnit.h>
@@ -1574,6 +1577,193 @@ test_start_failures(void)
 }
 
 /* ------------------------------------------------------------------------ */
+/* The replay clock                                                          */
+/* ------------------------------------------------------------------------ */
+
+#define REPLAY_FRAMES 45		 /* two bursts of 32, the second short */
+#define REPLAY_T0_US 1709280000000000ull /* 2024-03-01T08:00:00Z */
+#define REPLAY_LOG 256
+
+static unsigned replay_seq;
+
+/* Record @i's time: one a second, with microseconds that differ, in ns. */
+static int64_t
+replay_ns(unsigned i)
+{
+	return (int64_t)(REPLAY_T0_US + i * 1000000ull + i * 37u) * 1000;
+}
+
+static int64_t
+wall_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* A ward in a capture: SpO2 90, 91, ... 99, 90, ... (a hit below 95), one
+ * message a second. */
+static int
+replay_write(const char *path)
+{
+	uint8_t frame[FRAME_ROOM], payload[FRAME_ROOM];
+	struct fr_l2 l2 = l2_to(bcast_mac, 0);
+	struct fr_pcap *p = fr_pcap_open(path);
+	int rc = 0;
+
+	if (p == NULL)
+		return -EIO;
+	for (unsigned i = 0; i < REPLAY_FRAMES && rc == 0; i++) {
+		int n = snprintf(
+			(char *)payload, sizeof(payload),
+			"\x0bMSH|^~\\&|MON7|ICU|VIGIL|HOSP|20240301080000||ORU^R01|R%u|P|2.6\r"
+			"PID|||PAT42^^^HOSP^MR\rPV1||I|ICU^12^B\r"
+			"OBX|1|NM|150456^MDC_PULS_OXIM_SAT_O2^MDC|1.1.1.1|%u|%%|||||R\r\x1c\r",
+			i, 90 + i % 10);
+		size_t len = fr_udp4(frame, sizeof(frame), &l2, PEER_V4, OUR_V4, PEER_PORT,
+				     HL7_PORT, payload, (size_t)n);
+
+		rc = len == 0 ? -E2BIG
+			      : fr_pcap_write(p, frame, len, (uint64_t)(replay_ns(i) / 1000));
+	}
+	if (fr_pcap_close(p) != 0 && rc == 0)
+		rc = -EIO;
+	return rc;
+}
+
+/* What a replay left: its events and its one device. */
+struct replay {
+	char vdev[32];
+	int rc;
+	char err[512];
+	unsigned n_alarm, n_obs;
+	struct dp_event alarm[REPLAY_LOG], obs[REPLAY_LOG];
+	struct dp_device_info device;
+	unsigned n_devices;
+	int64_t started_ns, stopped_ns; /* the wall clock around the run */
+};
+
+/* Play @path once on a fresh net_pcap port, with the packet clock or not. */
+static void
+replay_run(const char *path, bool packet_time, struct replay *r)
+{
+	static const char rules[] =
+		"alert hl7 any any -> any 2575 (msg:\"SpO2 below 95\"; metric:SPO2; value:<95; "
+		"priority:high; sid:1;)\n";
+	struct rule_set *set = load_text("replay.rules", rules);
+	struct dp_plane *dp = NULL;
+	struct ring_port named;
+	struct dp_conf conf;
+	char devargs[300];
+
+	memset(r, 0, sizeof(*r));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(set);
+	snprintf(r->vdev, sizeof(r->vdev), "net_pcap_tw%u", replay_seq++);
+	snprintf(devargs, sizeof(devargs), "rx_pcap=%s", path);
+	CU_ASSERT_EQUAL_FATAL(rte_eal_hotplug_add("vdev", r->vdev, devargs), 0);
+	memset(&named, 0, sizeof(named));
+	snprintf(named.name, sizeof(named.name), "%s", r->vdev);
+	conf_init(&conf, 1, &named);
+	conf.rules = set;
+	conf.events = true;
+	conf.registry_devices = 16;
+	conf.packet_time = packet_time;
+	r->started_ns = wall_now_ns();
+	r->rc = dp_start(&conf, &dp, r->err, sizeof(r->err));
+	if (r->rc == 0) {
+		CU_ASSERT_TRUE(wait_rx(dp, REPLAY_FRAMES));
+		dp_stop(dp);
+		r->stopped_ns = wall_now_ns();
+		r->n_alarm = dp_lanes_take(dp_lanes_of(dp, 0), DP_LANE_ALARM, r->alarm, REPLAY_LOG);
+		r->n_obs = dp_lanes_take(dp_lanes_of(dp, 0), DP_LANE_TELEMETRY, r->obs, REPLAY_LOG);
+		urcu_qsbr_register_thread();
+		r->n_devices =
+			(unsigned)dp_registry_foreach(dp_registry_of(dp), find_device, &r->device);
+		urcu_qsbr_unregister_thread();
+		dp_destroy(dp);
+	}
+	CU_ASSERT_EQUAL(rte_eal_hotplug_remove("vdev", r->vdev), 0);
+	rule_set_free(set);
+}
+
+/*
+ * A capture replayed with the packet clock: every event and the registry
+ * carry the record's time to the nanosecond (a microsecond pcap times
+ * 1000), across bursts that span many simulated seconds. Without it, the
+ * same capture is dated by the wall clock. A port with no Rx timestamps
+ * refuses the packet clock.
+ */
+static void
+test_replay_clock(void)
+{
+	static struct replay r;
+	char path[64];
+	unsigned k = 0;
+
+	snprintf(path, sizeof(path), "/tmp/vigil_test_worker_%d.pcap", (int)getpid());
+	CU_ASSERT_EQUAL_FATAL(replay_write(path), 0);
+
+	replay_run(path, true, &r);
+	if (r.rc != 0)
+		fprintf(stderr, "\n  dp_start with packet_time: %s", r.err);
+	CU_ASSERT_EQUAL_FATAL(r.rc, 0);
+	CU_ASSERT_EQUAL(r.n_obs, REPLAY_FRAMES);
+	for (unsigned i = 0; i < r.n_obs && i < REPLAY_FRAMES; i++) {
+		CU_ASSERT_EQUAL(r.obs[i].type, DP_EV_OBS);
+		CU_ASSERT_DOUBLE_EQUAL(r.obs[i].value, 90 + i % 10, 0.0);
+		if (r.obs[i].wall_ns != replay_ns(i)) {
+			fprintf(stderr, "\n  observation %u at %lld ns, recorded at %lld", i,
+				(long long)r.obs[i].wall_ns, (long long)replay_ns(i));
+			CU_FAIL("observation not at its record's time");
+		}
+	}
+	/* A hit is dated like the observation it is about. */
+	CU_ASSERT_EQUAL(r.n_alarm, (REPLAY_FRAMES / 10) * 5 + 5);
+	for (unsigned i = 0; i < REPLAY_FRAMES && k < r.n_alarm; i++) {
+		if (i % 10 >= 5)
+			continue;
+		CU_ASSERT_EQUAL(r.alarm[k].type, DP_EV_HIT);
+		CU_ASSERT_DOUBLE_EQUAL(r.alarm[k].value, 90 + i % 10, 0.0);
+		CU_ASSERT_EQUAL(r.alarm[k].wall_ns, replay_ns(i));
+		k++;
+	}
+	CU_ASSERT_EQUAL(r.n_devices, 1);
+	CU_ASSERT_STRING_EQUAL(r.device.patient, "PAT42");
+	CU_ASSERT_EQUAL(r.device.first_seen_ns, replay_ns(0));
+	CU_ASSERT_EQUAL(r.device.last_seen_ns, replay_ns(REPLAY_FRAMES - 1));
+
+	/* The same capture on the wall clock: the net_pcap PMD stamps its
+	 * frames anyway, and the worker must not take those stamps. */
+	replay_run(path, false, &r);
+	CU_ASSERT_EQUAL_FATAL(r.rc, 0);
+	CU_ASSERT_EQUAL(r.n_obs, REPLAY_FRAMES);
+	for (unsigned i = 0; i < r.n_obs && i < REPLAY_FRAMES; i++) {
+		CU_ASSERT(r.obs[i].wall_ns >= r.started_ns - 1000000);
+		CU_ASSERT(r.obs[i].wall_ns <= r.stopped_ns + 1000000);
+	}
+	for (unsigned i = 0; i < r.n_alarm && i < REPLAY_LOG; i++) {
+		CU_ASSERT(r.alarm[i].wall_ns >= r.started_ns - 1000000);
+		CU_ASSERT(r.alarm[i].wall_ns <= r.stopped_ns + 1000000);
+	}
+	CU_ASSERT(r.device.last_seen_ns >= r.started_ns - 1000000);
+	unlink(path);
+
+	/* A ring port stamps nothing: the packet clock is refused, by name. */
+	{
+		struct ring_port rp;
+		struct dp_conf conf;
+
+		CU_ASSERT_FATAL(ring_port_create(&rp, 1, 1, RING_SIZE) == 0);
+		conf_init(&conf, 1, &rp);
+		conf.packet_time = true;
+		expect_start_fails(&conf, -ENOTSUP, rp.name, "net_pcap", true);
+		ring_port_destroy(&rp);
+	}
+	CU_ASSERT_EQUAL(rte_mempool_avail_count(test_pool), POOL_MBUFS);
+}
+
+/* ------------------------------------------------------------------------ */
 /* Registration                                                              */
 /* ------------------------------------------------------------------------ */
 
@@ -1595,6 +1785,7 @@ vigil_test_register(void)
 		{"dp_start failures", test_start_failures},
 		{"rules on the worker", test_rules_on_worker},
 		{"RCU tables and event rings", test_tables_and_events},
+		{"replay clock (packet_time)", test_replay_clock},
 	};
 	CU_pSuite suite = CU_add_suite("worker", suite_init, suite_cleanup);
 
