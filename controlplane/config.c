@@ -41,6 +41,9 @@ static const char *const default_eal[] = {"--no-pci", "--no-huge", "--no-shconf"
 #define DEFAULT_VTP_PORT 4575
 #define DEFAULT_MBUF_CACHE 256
 #define DEFAULT_DESC 1024
+#define DEFAULT_DEVICE_SILENT_S 30
+#define DEFAULT_DECODE_ERRORS_COUNT 10
+#define DEFAULT_DECODE_ERRORS_S 60
 
 #define DESC_MIN 64
 #define DESC_MAX 16384
@@ -58,6 +61,16 @@ static const char *const default_eal[] = {"--no-pci", "--no-huge", "--no-shconf"
 #define STORAGE_BATCH_RECORDS_MAX 1000000 /* storage.batch_records */
 #define STORAGE_BATCH_MS_MAX 60000	  /* storage.batch_ms */
 #define RETENTION_DAYS_MAX 36500	  /* a hundred years */
+#define ALARM_SPAN_MAX_S 86400		  /* alarms.hold, .silence, .device_silent */
+#define ALARM_CONDITIONS_MAX (1u << 24)	  /* alarms.conditions */
+#define DECODE_ERRORS_COUNT_MAX 1000000	  /* alarms.decode_errors.count */
+#define DECODE_ERRORS_SECONDS_MAX 86400	  /* alarms.decode_errors.seconds */
+#define PATIENTS_MAX (1u << 20)		  /* patients.max */
+#define STALE_MAX_S (7 * 86400)		  /* patients.stale.* */
+#define PATIENT_SETTINGS_MAX PATIENTS_MAX /* patients.settings */
+
+#define STRINGIFY_(x) #x
+#define STRINGIFY(x) STRINGIFY_(x)
 
 #define KEY_PATH_LEN 96	   /* "ports[7].addresses[16]" and the like */
 #define SHOWN_VALUE_LEN 72 /* how much of a bad value an error message quotes */
@@ -65,6 +78,7 @@ static const char *const default_eal[] = {"--no-pci", "--no-huge", "--no-shconf"
 int
 cp_config_defaults(struct cp_config *c)
 {
+	struct cp_alarm_opts alarm_opts;
 	size_t i;
 
 	memset(c, 0, sizeof(*c));
@@ -111,6 +125,25 @@ cp_config_defaults(struct cp_config *c)
 	c->storage_retain_s[STORE_CF_AUDIT] = STORE_RETAIN_AUDIT_DEFAULT;
 	c->storage_retain_s[STORE_CF_META] = STORE_RETAIN_META_DEFAULT;
 	c->storage_key_file = NULL;
+	c->alarm_log = strdup(CP_ALARM_LOG);
+	if (c->alarm_log == NULL) {
+		cp_config_free(c);
+		return -ENOMEM;
+	}
+	c->alarm_log_given = false;
+	/* The alarm manager's own defaults, so that the two never disagree. */
+	cp_alarm_opts_defaults(&alarm_opts);
+	c->alarm_hold_s = (unsigned)(alarm_opts.hold_ns / 1000000000);
+	c->alarm_silence_s = (unsigned)(alarm_opts.silence_ns / 1000000000);
+	c->alarm_conditions = alarm_opts.max_conditions;
+	c->device_silent_s = DEFAULT_DEVICE_SILENT_S;
+	c->decode_errors_count = DEFAULT_DECODE_ERRORS_COUNT;
+	c->decode_errors_s = DEFAULT_DECODE_ERRORS_S;
+	for (i = 0; i < CP_TECH__COUNT; i++)
+		c->tech_priority[i] = (uint8_t)cp_tech_default_priority((enum cp_tech)i);
+	cp_patient_opts_defaults(&c->patients);
+	c->n_patient_settings = 0;
+	c->patient_settings = NULL;
 	return 0;
 }
 
@@ -141,6 +174,10 @@ cp_config_free(struct cp_config *c)
 	free(c->allow);
 	free(c->storage_dir);
 	free(c->storage_key_file);
+	free(c->alarm_log);
+	for (i = 0; i < c->n_patient_settings && c->patient_settings != NULL; i++)
+		free(c->patient_settings[i].patient);
+	free(c->patient_settings);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -161,6 +198,9 @@ config_copy(struct cp_config *dst, const struct cp_config *src)
 	dst->allow = NULL;
 	dst->storage_dir = NULL;
 	dst->storage_key_file = NULL;
+	dst->alarm_log = NULL;
+	dst->patient_settings = NULL;
+	dst->n_patient_settings = 0;
 
 	if (src->path != NULL && (dst->path = strdup(src->path)) == NULL)
 		goto nomem;
@@ -191,6 +231,22 @@ config_copy(struct cp_config *dst, const struct cp_config *src)
 	if (src->storage_key_file != NULL &&
 	    (dst->storage_key_file = strdup(src->storage_key_file)) == NULL)
 		goto nomem;
+	if (src->alarm_log != NULL && (dst->alarm_log = strdup(src->alarm_log)) == NULL)
+		goto nomem;
+	if (src->n_patient_settings > 0) {
+		dst->patient_settings =
+			calloc(src->n_patient_settings, sizeof(*dst->patient_settings));
+		if (dst->patient_settings == NULL)
+			goto nomem;
+		/* counted as they are copied, so that a failure frees only those */
+		for (i = 0; i < src->n_patient_settings; i++) {
+			dst->patient_settings[i] = src->patient_settings[i];
+			dst->patient_settings[i].patient = strdup(src->patient_settings[i].patient);
+			if (dst->patient_settings[i].patient == NULL)
+				goto nomem;
+			dst->n_patient_settings++;
+		}
+	}
 	return 0;
 nomem:
 	cp_config_free(dst);
@@ -1446,23 +1502,50 @@ cp_duration_format(int64_t seconds, char *buf, size_t len)
 }
 
 /*
- * A retention: "0" keeps forever; otherwise a decimal number and one unit
- * (s, m, h, d, w), at most RETENTION_DAYS_MAX days.
+ * What a duration key accepts, in the words of its error messages:
+ * @p examples ("7d, 12h"), what 0 means (NULL: 0 is refused; "off" is a
+ * second spelling of 0 when @p off is set) and the longest, in seconds and
+ * in words.
+ */
+struct duration_kind {
+	const char *examples;
+	const char *zero;
+	bool off;
+	int64_t max_s;
+	const char *max_text;
+};
+
+static const struct duration_kind retention_kind = {"7d, 12h", "0 keeps forever", false,
+						    (int64_t)RETENTION_DAYS_MAX * 86400,
+						    STRINGIFY(RETENTION_DAYS_MAX) " days"};
+
+/*
+ * A duration: a decimal number and one unit (s, m, h, d or w), at most
+ * @p k->max_s; "0" (and "off") only where @p k gives 0 a meaning.
  */
 static int
-get_duration(struct loader *ld, const yaml_node_t *value, const char *path, int64_t *out)
+get_duration_as(struct loader *ld, const yaml_node_t *value, const char *path,
+		const struct duration_kind *k, int64_t *out)
 {
-	char shown_value[SHOWN_VALUE_LEN];
+	char shown_value[SHOWN_VALUE_LEN], hint[96], expected[112];
 	unsigned long long n;
 	const char *s;
 	size_t digits;
 	unsigned i;
 	int rc;
 
-	rc = get_scalar(ld, value, path, "a duration (7d, 12h, 0 keeps forever)", &s);
+	if (k->zero != NULL)
+		snprintf(hint, sizeof(hint), "%s; %s", k->examples, k->zero);
+	else
+		snprintf(hint, sizeof(hint), "%s", k->examples);
+	snprintf(expected, sizeof(expected), "a duration (%s%s%s)", k->examples,
+		 k->zero != NULL ? ", " : "", k->zero != NULL ? k->zero : "");
+	rc = get_scalar(ld, value, path, expected, &s);
 	if (rc < 0)
 		return rc;
-	if (strcmp(s, "0") == 0) {
+	if (strcmp(s, "0") == 0 || (k->off && strcmp(s, "off") == 0)) {
+		if (k->zero == NULL)
+			return node_error(ld, value, path, "must be more than 0 (%s)", hint);
 		*out = 0;
 		return 0;
 	}
@@ -1470,9 +1553,8 @@ get_duration(struct loader *ld, const yaml_node_t *value, const char *path, int6
 	if (digits == 0 || s[0] == '0' || digits > 12)
 		goto bad;
 	if (s[digits] == '\0')
-		return node_error(ld, value, path,
-				  "'%s' needs a unit: s, m, h, d or w (7d, 12h; 0 keeps forever)",
-				  shown(value, shown_value));
+		return node_error(ld, value, path, "'%s' needs a unit: s, m, h, d or w (%s)",
+				  shown(value, shown_value), hint);
 	if (s[digits + 1] != '\0')
 		goto bad;
 	for (i = 0; i < N_DURATION_UNITS; i++)
@@ -1481,17 +1563,22 @@ get_duration(struct loader *ld, const yaml_node_t *value, const char *path, int6
 	if (i == N_DURATION_UNITS)
 		goto bad;
 	n = strtoull(s, NULL, 10);
-	if (n * (unsigned long long)duration_units[i].seconds >
-	    (unsigned long long)RETENTION_DAYS_MAX * 86400)
-		return node_error(ld, value, path, "%s is more than %d days",
-				  shown(value, shown_value), RETENTION_DAYS_MAX);
+	if (n * (unsigned long long)duration_units[i].seconds > (unsigned long long)k->max_s)
+		return node_error(ld, value, path, "%s is more than %s", shown(value, shown_value),
+				  k->max_text);
 	*out = (int64_t)n * duration_units[i].seconds;
 	return 0;
 bad:
 	return node_error(ld, value, path,
-			  "'%s' is not a duration (a number and s, m, h, d or w: 7d, 12h; "
-			  "0 keeps forever)",
-			  shown(value, shown_value));
+			  "'%s' is not a duration (a number and s, m, h, d or w: %s)",
+			  shown(value, shown_value), hint);
+}
+
+/* A retention: "0" keeps forever; otherwise at most RETENTION_DAYS_MAX days. */
+static int
+get_duration(struct loader *ld, const yaml_node_t *value, const char *path, int64_t *out)
+{
+	return get_duration_as(ld, value, path, &retention_kind, out);
 }
 
 static int
@@ -1566,6 +1653,520 @@ cp_config_store_opts(const struct cp_config *c, struct store_opts *opts)
 	opts->key_file = c->storage_key_file;
 }
 
+/* ------------------------------------------------------------------------ */
+/* alarms                                                                    */
+/* ------------------------------------------------------------------------ */
+
+static const struct duration_kind alarm_span_kind = {"60s, 2m", NULL, false, ALARM_SPAN_MAX_S,
+						     "1 day"};
+static const struct duration_kind device_silent_kind = {"30s, 2m", "0 or off: no alarm", true,
+							ALARM_SPAN_MAX_S, "1 day"};
+
+/*
+ * The last part of a key's path: which key of a mapping whose names are
+ * only known at run time (cp_tech_name, the NEWS2 vitals) a parser got.
+ */
+static const char *
+last_key(const char *path)
+{
+	const char *dot = strrchr(path, '.');
+
+	return dot != NULL ? dot + 1 : path;
+}
+
+/* alarms.log: a file; null or "": no alarm log. */
+static int
+parse_alarm_log(struct loader *ld, const yaml_node_t *value, const char *path, void *target)
+{
+	struct cp_config *c = target;
+	char *file = NULL;
+	const char *s;
+	int rc;
+
+	if (!is_null(value)) {
+		rc = get_scalar(ld, value, path, "a file (null: no alarm log)", &s);
+		if (rc < 0)
+			return rc;
+		if (s[0] != '\0') {
+			rc = resolve_path(ld, s, &file);
+			if (rc < 0)
+				return rc;
+		}
+	}
+	free(c->alarm_log);
+	c->alarm_log = file;
+	c->alarm_log_given = true;
+	return 0;
+}
+
+static int
+get_seconds(struct loader *ld, const yaml_node_t *value, const char *path,
+	    const struct duration_kind *k, unsigned *out)
+{
+	int64_t s;
+	int rc;
+
+	rc = get_duration_as(ld, value, path, k, &s);
+	if (rc == 0)
+		*out = (unsigned)s;
+	return rc;
+}
+
+static int
+parse_alarm_hold(struct loader *ld, const yaml_node_t *value, const char *path, void *target)
+{
+	return get_seconds(ld, value, path, &alarm_span_kind,
+			   &((struct cp_config *)target)->alarm_hold_s);
+}
+
+static int
+parse_alarm_silence(struct loader *ld, const yaml_node_t *value, const char *path, void *target)
+{
+	return get_seconds(ld, value, path, &alarm_span_kind,
+			   &((struct cp_config *)target)->alarm_silence_s);
+}
+
+static int
+parse_device_silent(struct loader *ld, const yaml_node_t *value, const char *path, void *target)
+{
+	return get_seconds(ld, value, path, &device_silent_kind,
+			   &((struct cp_config *)target)->device_silent_s);
+}
+
+static int
+parse_alarm_conditions(struct loader *ld, const yaml_node_t *value, const char *path, void *target)
+{
+	struct cp_config *c = target;
+	unsigned long v;
+	int rc;
+
+	rc = get_number(ld, value, path, 1, ALARM_CONDITIONS_MAX, NULL, &v);
+	if (rc == 0)
+		c->alarm_conditions = (unsigned)v;
+	return rc;
+}
+
+static int
+parse_decode_errors_count(struct loader *ld, const yaml_node_t *value, const char *path,
+			  void *target)
+{
+	struct cp_config *c = target;
+	unsigned long v;
+	int rc;
+
+	rc = get_number(ld, value, path, 0, DECODE_ERRORS_COUNT_MAX, NULL, &v);
+	if (rc == 0)
+		c->decode_errors_count = (unsigned)v;
+	return rc;
+}
+
+static int
+parse_decode_errors_seconds(struct loader *ld, const yaml_node_t *value, const char *path,
+			    void *target)
+{
+	struct cp_config *c = target;
+	unsigned long v;
+	int rc;
+
+	rc = get_number(ld, value, path, 1, DECODE_ERRORS_SECONDS_MAX, NULL, &v);
+	if (rc == 0)
+		c->decode_errors_s = (unsigned)v;
+	return rc;
+}
+
+static const struct key_def decode_errors_keys[] = {
+	{"count", parse_decode_errors_count},
+	{"seconds", parse_decode_errors_seconds},
+};
+
+static int
+parse_decode_errors(struct loader *ld, const yaml_node_t *value, const char *path, void *target)
+{
+	const yaml_node_t *values[MAX_KEYS];
+
+	return walk_mapping(ld, value, path, decode_errors_keys,
+			    sizeof(decode_errors_keys) / sizeof(decode_errors_keys[0]), target,
+			    values);
+}
+
+/* alarms.priority.<condition>: low, medium or high (a technical alarm always sounds). */
+static int
+parse_tech_priority(struct loader *ld, const yaml_node_t *value, const char *path, void *target)
+{
+	struct cp_config *c = target;
+	const char *name = last_key(path), *s;
+	unsigned t, p;
+	int rc;
+
+	for (t = 0; t < CP_TECH__COUNT; t++)
+		if (strcmp(name, cp_tech_name((enum cp_tech)t)) == 0)
+			break;
+	if (t == CP_TECH__COUNT)
+		return node_error(ld, value, path, "not a technical condition");
+	rc = get_scalar(ld, value, path, "low, medium or high", &s);
+	if (rc < 0)
+		return rc;
+	for (p = RULE_PRIO_LOW; p <= RULE_PRIO_HIGH; p++) {
+		if (strcmp(s, rule_priority_name((enum rule_priority)p)) == 0) {
+			c->tech_priority[t] = (uint8_t)p;
+			return 0;
+		}
+	}
+	return wrong_type(ld, value, path, "low, medium or high");
+}
+
+static int
+parse_alarm_priority(struct loader *ld, const yaml_node_t *value, const char *path, void *target)
+{
+	const yaml_node_t *values[MAX_KEYS];
+	struct key_def keys[CP_TECH__COUNT];
+	unsigned t;
+
+	for (t = 0; t < CP_TECH__COUNT; t++)
+		keys[t] = (struct key_def){cp_tech_name((enum cp_tech)t), parse_tech_priority};
+	return walk_mapping(ld, value, path, keys, CP_TECH__COUNT, target, values);
+}
+
+static const struct key_def alarms_keys[] = {
+	{"log", parse_alarm_log},
+	{"hold", parse_alarm_hold},
+	{"silence", parse_alarm_silence},
+	{"conditions", parse_alarm_conditions},
+	{"device_silent", parse_device_silent},
+	{"decode_errors", parse_decode_errors},
+	{"priority", parse_alarm_priority},
+};
+
+static int
+parse_alarms(struct loader *ld, const yaml_node_t *value, const char *path, void *target)
+{
+	const yaml_node_t *values[MAX_KEYS];
+
+	return walk_mapping(ld, value, path, alarms_keys,
+			    sizeof(alarms_keys) / sizeof(alarms_keys[0]), target, values);
+}
+
+/* ------------------------------------------------------------------------ */
+/* patients                                                                  */
+/* ------------------------------------------------------------------------ */
+
+/* The keys of patients.stale and patients.sources: NEWS2's measured vitals, then the rest. */
+static const struct {
+	const char *name;
+	int param;	    /* enum cp_news2_param; -1: every other metric (stale only) */
+	const char *family; /* the rule_metric family its sources must have */
+} vitals[] = {
+	{"pulse", CP_N2_PULSE, "PULSE"}, {"spo2", CP_N2_SPO2, "SPO2"}, {"rr", CP_N2_RR, "RR"},
+	{"sbp", CP_N2_SBP, "SBP"},	 {"temp", CP_N2_TEMP, "TEMP"}, {"other", -1, NULL},
+};
+#define N_VITALS (sizeof(vitals) / sizeof(vitals[0]))
+#define N_MEASURED (N_VITALS - 1) /* the ones with sources */
+
+static const struct duration_kind stale_kind = {"60s, 1h", NULL, false, STALE_MAX_S, "7 days"};
+
+static unsigned
+vital_of(const char *path)
+{
+	const char *name = last_key(path);
+	unsigned v;
+
+	for (v = 0; v < N_VITALS; v++)
+		if (strcmp(name, vitals[v].name) == 0)
+			break;
+	return v;
+}
+
+static int
+parse_patients_max(struct loader *ld, const yaml_node_t *value, const char *path, void *target)
+{
+	struct cp_config *c = target;
+	unsigned long v;
+	int rc;
+
+	rc = get_number(ld, value, path, 1, PATIENTS_MAX, NULL, &v);
+	if (rc == 0)
+		c->patients.max_patients = (unsigned)v;
+	return rc;
+}
+
+/* patients.stale.<vital>: a value older than this does not count. */
+static int
+parse_stale(struct loader *ld, const yaml_node_t *value, const char *path, void *target)
+{
+	struct cp_config *c = target;
+	unsigned v = vital_of(path);
+	int64_t s;
+	int rc;
+
+	if (v == N_VITALS)
+		return node_error(ld, value, path, "not a vital sign");
+	rc = get_duration_as(ld, value, path, &stale_kind, &s);
+	if (rc < 0)
+		return rc;
+	if (vitals[v].param < 0)
+		c->patients.metric_stale_ns = s * 1000000000;
+	else
+		c->patients.stale_ns[vitals[v].param] = s * 1000000000;
+	return 0;
+}
+
+static int
+parse_patients_stale(struct loader *ld, const yaml_node_t *value, const char *path, void *target)
+{
+	const yaml_node_t *values[MAX_KEYS];
+	struct key_def keys[N_VITALS];
+	unsigned v;
+
+	for (v = 0; v < N_VITALS; v++)
+		keys[v] = (struct key_def){vitals[v].name, parse_stale};
+	return walk_mapping(ld, value, path, keys, N_VITALS, target, values);
+}
+
+/*
+ * patients.sources.<vital>: the metrics NEWS2 takes that vital from, first
+ * first; each of the vital's family (a skin temperature is no core one).
+ */
+static int
+parse_sources(struct loader *ld, const yaml_node_t *value, const char *path, void *target)
+{
+	uint32_t codes[CP_PATIENT_SOURCES] = {0};
+	char item[KEY_PATH_LEN], shown_value[SHOWN_VALUE_LEN];
+	struct cp_config *c = target;
+	unsigned v = vital_of(path);
+	yaml_node_item_t *items;
+	size_t n, i, j;
+	int rc;
+
+	if (v >= N_MEASURED)
+		return node_error(ld, value, path, "not a vital sign");
+	rc = get_list(ld, value, path, &items, &n);
+	if (rc < 0)
+		return rc;
+	if (n == 0)
+		return node_error(ld, value, path, "at least 1 metric is required");
+	for (i = 0; i < n; i++) {
+		const yaml_node_t *node = yaml_document_get_node(ld->doc, items[i]);
+		const struct rule_metric *m;
+		const char *s;
+
+		item_path(item, path, i);
+		if (i >= CP_PATIENT_SOURCES)
+			return node_error(ld, node, item, "more than %d metrics",
+					  CP_PATIENT_SOURCES);
+		rc = get_scalar(ld, node, item, "a metric name (HR, SPO2, NIBP_SYS, ...)", &s);
+		if (rc < 0)
+			return rc;
+		m = rule_metric_by_name(s, strlen(s));
+		if (m == NULL)
+			return node_error(ld, node, item,
+					  "'%s' is not a metric name (rules/metrics.tsv)",
+					  shown(node, shown_value));
+		if (strcmp(m->family, vitals[v].family) != 0)
+			return node_error(ld, node, item, "%s is of family %s, not %s", m->name,
+					  m->family, vitals[v].family);
+		for (j = 0; j < i; j++)
+			if (codes[j] == m->code)
+				return node_error(ld, node, item, "%s is listed twice", m->name);
+		codes[i] = m->code;
+	}
+	memcpy(c->patients.source[vitals[v].param], codes, sizeof(codes));
+	return 0;
+}
+
+static int
+parse_patients_sources(struct loader *ld, const yaml_node_t *value, const char *path, void *target)
+{
+	const yaml_node_t *values[MAX_KEYS];
+	struct key_def keys[N_MEASURED];
+	unsigned v;
+
+	for (v = 0; v < N_MEASURED; v++)
+		keys[v] = (struct key_def){vitals[v].name, parse_sources};
+	return walk_mapping(ld, value, path, keys, N_MEASURED, target, values);
+}
+
+static int
+parse_setting_patient(struct loader *ld, const yaml_node_t *value, const char *path, void *target)
+{
+	struct cp_patient_setting *set = target;
+	int rc;
+
+	rc = get_string(ld, value, path, &set->patient);
+	if (rc < 0)
+		return rc;
+	/* Longer would be cut to a key that another patient may share. */
+	if (strlen(set->patient) > CP_PATIENT_ID_MAX)
+		return node_error(ld, value, path, "longer than %d bytes", CP_PATIENT_ID_MAX);
+	return 0;
+}
+
+/* The words of patients.settings (cp_o2_name and cp_acvpu_name, less "unknown"). */
+static const char *const oxygen_names[] = {[CP_O2_AIR] = "air", [CP_O2_OXYGEN] = "oxygen"};
+static const char *const acvpu_names[] = {[CP_ACVPU_ALERT] = "alert", [CP_ACVPU_CVPU] = "cvpu"};
+
+static int
+parse_setting_oxygen(struct loader *ld, const yaml_node_t *value, const char *path, void *target)
+{
+	struct cp_patient_setting *set = target;
+	const char *s;
+	unsigned i;
+	int rc;
+
+	rc = get_scalar(ld, value, path, "air or oxygen", &s);
+	if (rc < 0)
+		return rc;
+	for (i = CP_O2_AIR; i <= CP_O2_OXYGEN; i++) {
+		if (strcmp(s, oxygen_names[i]) == 0) {
+			set->oxygen = (uint8_t)i;
+			return 0;
+		}
+	}
+	return wrong_type(ld, value, path, "air or oxygen");
+}
+
+/* alert or cvpu, or the chart's letter: A is alert, C, V, P and U are not. */
+static int
+parse_setting_acvpu(struct loader *ld, const yaml_node_t *value, const char *path, void *target)
+{
+	static const char expected[] = "alert, cvpu or one of A, C, V, P, U";
+	struct cp_patient_setting *set = target;
+	const char *s;
+	int rc;
+
+	rc = get_scalar(ld, value, path, expected, &s);
+	if (rc < 0)
+		return rc;
+	if (strcmp(s, acvpu_names[CP_ACVPU_ALERT]) == 0 || strcasecmp(s, "a") == 0)
+		set->acvpu = CP_ACVPU_ALERT;
+	else if (strcmp(s, acvpu_names[CP_ACVPU_CVPU]) == 0 ||
+		 (s[0] != '\0' && s[1] == '\0' && strchr("cvpuCVPU", s[0]) != NULL))
+		set->acvpu = CP_ACVPU_CVPU;
+	else
+		return wrong_type(ld, value, path, expected);
+	return 0;
+}
+
+static int
+parse_setting_scale(struct loader *ld, const yaml_node_t *value, const char *path, void *target)
+{
+	struct cp_patient_setting *set = target;
+	unsigned long v;
+	int rc;
+
+	rc = get_number(ld, value, path, 1, 2, "an SpO2 scale", &v);
+	if (rc == 0)
+		set->scale2 = v == 2;
+	return rc;
+}
+
+static const struct key_def setting_keys[] = {
+	{"patient", parse_setting_patient},
+	{"oxygen", parse_setting_oxygen},
+	{"acvpu", parse_setting_acvpu},
+	{"scale", parse_setting_scale},
+};
+#define SETTING_KEY_PATIENT 0
+
+/* patients.settings: what monitors do not send, per patient; replaced whole. */
+static int
+parse_patients_settings(struct loader *ld, const yaml_node_t *value, const char *path, void *target)
+{
+	struct cp_config *c = target;
+	struct cp_patient_setting *sets = NULL;
+	const yaml_node_t *values[MAX_KEYS];
+	char item[KEY_PATH_LEN];
+	yaml_node_item_t *items;
+	size_t n, i, j;
+	int rc;
+
+	rc = get_list(ld, value, path, &items, &n);
+	if (rc < 0)
+		return rc;
+	if (n > PATIENT_SETTINGS_MAX) {
+		item_path(item, path, PATIENT_SETTINGS_MAX);
+		return node_error(ld, yaml_document_get_node(ld->doc, items[PATIENT_SETTINGS_MAX]),
+				  item, "more than %u patients", PATIENT_SETTINGS_MAX);
+	}
+	if (n > 0) {
+		sets = calloc(n, sizeof(*sets));
+		if (sets == NULL)
+			return -ENOMEM;
+	}
+	for (i = 0; i < n; i++) {
+		const yaml_node_t *node = yaml_document_get_node(ld->doc, items[i]);
+
+		item_path(item, path, i);
+		if (node->type != YAML_MAPPING_NODE) {
+			rc = wrong_type(ld, node, item,
+					"a mapping {patient, oxygen, acvpu, scale}");
+			goto out;
+		}
+		rc = walk_mapping(ld, node, item, setting_keys,
+				  sizeof(setting_keys) / sizeof(setting_keys[0]), &sets[i], values);
+		if (rc < 0)
+			goto out;
+		if (values[SETTING_KEY_PATIENT] == NULL) {
+			rc = node_error(ld, node, item, "'patient' is required");
+			goto out;
+		}
+		for (j = 0; j < i; j++) {
+			if (strcmp(sets[j].patient, sets[i].patient) == 0) {
+				rc = node_error(ld, values[SETTING_KEY_PATIENT], item,
+						"patient '%s' is also %s[%zu]", sets[i].patient,
+						path, j);
+				goto out;
+			}
+		}
+	}
+	for (i = 0; i < c->n_patient_settings; i++)
+		free(c->patient_settings[i].patient);
+	free(c->patient_settings);
+	c->patient_settings = sets;
+	c->n_patient_settings = (unsigned)n;
+	sets = NULL;
+out:
+	for (i = 0; sets != NULL && i < n; i++)
+		free(sets[i].patient);
+	free(sets);
+	return rc;
+}
+
+static const struct key_def patients_keys[] = {
+	{"max", parse_patients_max},
+	{"stale", parse_patients_stale},
+	{"sources", parse_patients_sources},
+	{"settings", parse_patients_settings},
+};
+#define PATIENTS_KEY_MAX 0
+#define PATIENTS_KEY_SETTINGS 3
+
+static int
+parse_patients(struct loader *ld, const yaml_node_t *value, const char *path, void *target)
+{
+	struct cp_config *c = target;
+	const yaml_node_t *values[MAX_KEYS], *node;
+	char key[KEY_PATH_LEN];
+	int rc;
+
+	rc = walk_mapping(ld, value, path, patients_keys,
+			  sizeof(patients_keys) / sizeof(patients_keys[0]), c, values);
+	if (rc < 0)
+		return rc;
+	/* Every patient set takes a place in the table, whose size is max. */
+	if (c->n_patient_settings > c->patients.max_patients) {
+		node = values[PATIENTS_KEY_SETTINGS] != NULL ? values[PATIENTS_KEY_SETTINGS]
+							     : values[PATIENTS_KEY_MAX];
+		if (node == NULL)
+			return 0; /* neither given here: an earlier load's values stand */
+		snprintf(key, sizeof(key), "%s.%s", path,
+			 node == values[PATIENTS_KEY_SETTINGS] ? "settings" : "max");
+		return node_error(ld, node, key,
+				  "%u patients have settings, more than patients.max (%u)",
+				  c->n_patient_settings, c->patients.max_patients);
+	}
+	return 0;
+}
+
 int
 cp_config_set_rule_files(struct cp_config *c, const char *const *files, unsigned n)
 {
@@ -1616,6 +2217,8 @@ static const struct key_def top_keys[] = {
 	{"registry", parse_registry},
 	{"events", parse_events},
 	{"storage", parse_storage},
+	{"alarms", parse_alarms},
+	{"patients", parse_patients},
 };
 
 static int
@@ -2013,6 +2616,77 @@ print_udp_ports(FILE *out, const char *key, const uint16_t *ports, unsigned n)
 	fputs("]\n", out);
 }
 
+static void
+print_alarms(const struct cp_config *c, FILE *out)
+{
+	char dur[32];
+	unsigned t;
+
+	fputs("alarms:\n  log: ", out);
+	if (c->alarm_log != NULL)
+		print_quoted(out, c->alarm_log);
+	else
+		fputs("null", out);
+	fputc('\n', out);
+	fprintf(out, "  hold: %s\n", cp_duration_format(c->alarm_hold_s, dur, sizeof(dur)));
+	fprintf(out, "  silence: %s\n", cp_duration_format(c->alarm_silence_s, dur, sizeof(dur)));
+	fprintf(out, "  conditions: %u\n", c->alarm_conditions);
+	fprintf(out, "  device_silent: %s\n",
+		cp_duration_format(c->device_silent_s, dur, sizeof(dur)));
+	fprintf(out, "  decode_errors: {count: %u, seconds: %u}\n", c->decode_errors_count,
+		c->decode_errors_s);
+	fputs("  priority:\n", out);
+	for (t = 0; t < CP_TECH__COUNT; t++)
+		fprintf(out, "    %s: %s\n", cp_tech_name((enum cp_tech)t),
+			rule_priority_name((enum rule_priority)c->tech_priority[t]));
+}
+
+static void
+print_patients(const struct cp_config *c, FILE *out)
+{
+	const struct cp_patient_opts *o = &c->patients;
+	char dur[32];
+	unsigned v, i;
+
+	fputs("patients:\n", out);
+	fprintf(out, "  max: %u\n", o->max_patients);
+	fputs("  stale:\n", out);
+	for (v = 0; v < N_VITALS; v++) {
+		int64_t ns =
+			vitals[v].param < 0 ? o->metric_stale_ns : o->stale_ns[vitals[v].param];
+
+		fprintf(out, "    %s: %s\n", vitals[v].name,
+			cp_duration_format(ns / 1000000000, dur, sizeof(dur)));
+	}
+	fputs("  sources:\n", out);
+	for (v = 0; v < N_MEASURED; v++) {
+		const uint32_t *src = o->source[vitals[v].param];
+
+		fprintf(out, "    %s: [", vitals[v].name);
+		for (i = 0; i < CP_PATIENT_SOURCES && src[i] != 0; i++) {
+			const struct rule_metric *m = rule_metric_by_code(src[i]);
+
+			if (m != NULL)
+				fprintf(out, "%s%s", i > 0 ? ", " : "", m->name);
+			else
+				fprintf(out, "%s%u", i > 0 ? ", " : "", src[i]);
+		}
+		fputs("]\n", out);
+	}
+	fputs(c->n_patient_settings == 0 ? "  settings: []\n" : "  settings:\n", out);
+	for (i = 0; i < c->n_patient_settings; i++) {
+		const struct cp_patient_setting *set = &c->patient_settings[i];
+
+		fputs("    - {patient: ", out);
+		print_quoted(out, set->patient);
+		if (set->oxygen != CP_O2_UNKNOWN)
+			fprintf(out, ", oxygen: %s", oxygen_names[set->oxygen]);
+		if (set->acvpu != CP_ACVPU_UNKNOWN)
+			fprintf(out, ", acvpu: %s", acvpu_names[set->acvpu]);
+		fprintf(out, ", scale: %d}\n", set->scale2 ? 2 : 1);
+	}
+}
+
 void
 cp_config_print(const struct cp_config *c, FILE *out)
 {
@@ -2115,4 +2789,6 @@ cp_config_print(const struct cp_config *c, FILE *out)
 	else
 		fputs("null", out);
 	fputc('\n', out);
+	print_alarms(c, out);
+	print_patients(c, out);
 }

@@ -85,8 +85,9 @@ struct vigild {
 	struct dp_plane *dp;
 	struct cp_consumer *consumer; /* NULL without events */
 	struct cp_reloader *reloader;
-	struct store *store;	    /* NULL: storage off */
-	struct cp_persist *persist; /* with the store */
+	struct store *store;	      /* NULL: storage off */
+	struct cp_persist *persist;   /* with the store */
+	struct cp_clinical *clinical; /* alarms, patients, NEWS2 (with events) */
 	const char *storage_dir;
 	double start;
 	bool json;
@@ -416,6 +417,46 @@ open_storage(const struct cp_config *cfg, bool pcap, struct vigild *v)
 }
 
 /*
+ * The clinical pipeline: alarm manager, patients, NEWS2, the alarm log.
+ * Open alarms are restored from the store here, before any event. The log
+ * follows the storage rule: `--pcap` writes none unless the configuration
+ * names alarms.log.
+ * @return 0, or a negative errno (the message is printed).
+ */
+static int
+start_clinical(struct vigild *v, const struct cp_config *cfg, bool pcap)
+{
+	struct cp_clinical_opts co;
+	char err[512] = "";
+	int rc;
+
+	cp_clinical_opts_of_config(cfg, &co);
+	co.dp = v->dp;
+	co.persist = v->persist;
+	co.store = v->store;
+	co.packet_time = pcap;
+	if (pcap && !cfg->alarm_log_given)
+		co.log_path = NULL;
+	if (co.log_path != NULL) {
+		rc = make_parents(co.log_path, err, sizeof(err));
+		if (rc != 0) {
+			fprintf(stderr, "vigild: alarms.log: %s\n", err);
+			return rc;
+		}
+	}
+	rc = cp_clinical_new(&co, &v->clinical);
+	if (rc != 0) {
+		fprintf(stderr, "vigild: the alarm manager: %s\n", strerror(-rc));
+		return rc;
+	}
+	fprintf(stderr, "vigild: alarms: log %s\n",
+		co.log_path != NULL ? co.log_path
+				    : (pcap ? "off (--pcap without alarms.log in the configuration)"
+					    : "off (alarms.log is null)"));
+	return 0;
+}
+
+/*
  * Print a report. The bundle in force and the registry are read as an
  * online QSBR reader, and the report is written to memory meanwhile; the
  * thread is offline again before anything reaches standard output, so a
@@ -443,6 +484,14 @@ report(const struct vigild *v)
 	}
 	if (v->reloader != NULL)
 		cp_reload_counts(v->reloader, &r.reloads_good, &r.reloads_refused);
+	r.clinical = v->clinical != NULL;
+	if (v->clinical != NULL) {
+		cp_clinical_counters(v->clinical, r.clin);
+		cp_alarms_counters(cp_clinical_alarms(v->clinical), r.alarm);
+		cp_alarms_open_by_priority(cp_clinical_alarms(v->clinical), r.open_alarms);
+		cp_patients_counters(cp_clinical_patients(v->clinical), r.patient);
+		r.patients = cp_patients_count(cp_clinical_patients(v->clinical));
+	}
 	mem = open_memstream(&buf, &len);
 	if (mem == NULL) {
 		rc = -ENOMEM;
@@ -476,6 +525,15 @@ reload_print(const struct vigild *v, const struct cp_reload_result *res)
 	cp_reload_result_print(res, stderr);
 	if (v->json && cp_reload_result_print_json(res, stdout) != 0)
 		fprintf(stderr, "vigild: writing the reload result to standard output failed\n");
+}
+
+/* A reload that finished: said, and a refusal is a technical alarm until one succeeds. */
+static void
+reload_result(const struct vigild *v, const struct cp_reload_result *res)
+{
+	reload_print(v, res);
+	if (v->clinical != NULL && res->rc != -EBUSY)
+		cp_clinical_reload_result(v->clinical, res->rc == 0);
 }
 
 /* SIGHUP: start a reload, unless one is running (then say so). */
@@ -533,10 +591,13 @@ run(struct vigild *v, const struct options *o, unsigned interval, uint64_t pcap_
 
 		nanosleep(&tick, NULL);
 		t = now_s();
-		if (atomic_exchange(&reload_requested, false))
+		if (atomic_exchange(&reload_requested, false)) {
 			reload_request(v);
+			if (v->clinical != NULL)
+				cp_clinical_reopen_log(v->clinical);
+		}
 		if (cp_reload_poll(v->reloader, &res)) {
-			reload_print(v, &res);
+			reload_result(v, &res);
 			cp_reload_result_free(&res);
 		}
 		if (reg != NULL)
@@ -566,12 +627,17 @@ run(struct vigild *v, const struct options *o, unsigned interval, uint64_t pcap_
 	/* A reload still running finishes (its result is printed) before the summary. */
 	cp_reload_wait(v->reloader);
 	if (cp_reload_poll(v->reloader, &res)) {
-		reload_print(v, &res);
+		reload_result(v, &res);
 		cp_reload_result_free(&res);
 	}
+	/* The hooks read the registry and the ruleset: online while they run here. */
+	urcu_qsbr_thread_online();
 	if (v->consumer != NULL)
 		cp_consumer_stop(v->consumer); /* drains what the workers left */
 	/* The consumer has stopped: this thread is the store's writer now. */
+	if (v->clinical != NULL)
+		cp_clinical_tick(v->clinical);
+	urcu_qsbr_thread_offline();
 	if (v->persist != NULL)
 		cp_persist_flush(v->persist);
 	if (reg != NULL)
@@ -672,6 +738,8 @@ main(int argc, char **argv)
 	cp_config_to_dp(&cfg, &dconf);
 	dconf.ruleset = bundle;
 	dconf.acl = acl;
+	/* A replay alarms on the capture's clock, as Suricata's pcap mode does. */
+	dconf.packet_time = o.pcap != NULL;
 	rc = dp_start(&dconf, &v.dp, err, sizeof(err));
 	if (rc != 0) {
 		fprintf(stderr, "vigild: %s\n", err);
@@ -693,11 +761,13 @@ main(int argc, char **argv)
 	if (dconf.events) {
 		struct cp_event_hooks hooks;
 
-		if (v.persist != NULL)
-			cp_persist_hooks(v.persist, &hooks);
-		rc = cp_consumer_of_plane(v.dp, v.persist != NULL ? &hooks : NULL, &v.consumer);
-		if (rc == 0 && v.persist != NULL)
-			cp_consumer_set_idle(v.consumer, cp_persist_tick, v.persist);
+		rc = start_clinical(&v, &cfg, o.pcap != NULL);
+		if (rc != 0)
+			goto out_plane;
+		cp_clinical_hooks(v.clinical, &hooks);
+		rc = cp_consumer_of_plane(v.dp, &hooks, &v.consumer);
+		if (rc == 0)
+			cp_consumer_set_idle(v.consumer, cp_clinical_tick, v.clinical);
 		if (rc == 0) {
 			rc = cp_consumer_start(v.consumer);
 			if (rc != 0) {
@@ -724,6 +794,8 @@ out_plane:
 		cp_consumer_stop(v.consumer);
 		cp_consumer_free(v.consumer);
 	}
+	/* After the consumer: what it left is stored and announced here. */
+	cp_clinical_free(v.clinical);
 	urcu_qsbr_unregister_thread();
 	dp_destroy(v.dp);
 out_eal:

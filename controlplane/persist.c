@@ -61,6 +61,8 @@ struct pending {
 	int64_t time_ns;
 	char *json;
 	size_t len;
+	uint64_t cookie;
+	bool notify; /* on_stored is still owed */
 };
 
 struct cp_persist {
@@ -70,6 +72,7 @@ struct cp_persist {
 	struct pending group[STORE_ALARMS_BATCH_MAX];
 	unsigned n_group;
 	struct store_alarm_rec recs[STORE_ALARMS_BATCH_MAX]; /* store_alarms_put's argument */
+	int rec_rc[STORE_ALARMS_BATCH_MAX];		     /* write_recs: each record's result */
 	/* The retry queue: a ring of o.retry_max records, oldest at head. */
 	struct pending *queue;
 	unsigned head;
@@ -264,6 +267,17 @@ queue_set(struct cp_persist *p)
 	atomic_store_explicit(&p->queued, p->n, memory_order_relaxed);
 }
 
+/* Tell the owner of a cp_persist_alarm record how its first write went (once). */
+static void
+notify(struct cp_persist *p, struct pending *g, int rc)
+{
+	if (!g->notify)
+		return;
+	g->notify = false;
+	if (p->o.on_stored != NULL)
+		p->o.on_stored(p->o.stored_arg, g->cookie, rc);
+}
+
 /* Keep a record whose write failed (or that must wait behind one); takes @p json. */
 static void
 enqueue(struct cp_persist *p, uint64_t id, int64_t time_ns, char *json, size_t len)
@@ -319,12 +333,14 @@ write_recs(struct cp_persist *p, unsigned k, unsigned *done, unsigned *stored)
 		count(p, CP_PERSIST_alarm_groups, 1);
 		count(p, CP_PERSIST_alarms_stored, k);
 		*done = *stored = k;
+		memset(p->rec_rc, 0, k * sizeof(p->rec_rc[0]));
 		return 0;
 	}
 	if (!refused_for_good(rc))
 		return rc;
 	for (unsigned i = 0; i < k; i++) {
 		rc = k == 1 ? rc : store_alarms_put(p->s, &p->recs[i], 1, NULL);
+		p->rec_rc[i] = rc;
 		if (rc == 0) {
 			count(p, CP_PERSIST_alarm_groups, 1);
 			count(p, CP_PERSIST_alarms_stored, 1);
@@ -391,11 +407,12 @@ retry_due(const struct cp_persist *p)
 
 /* The group's records from @p from on join the retry queue, in order (it takes their JSON). */
 static void
-group_to_queue(struct cp_persist *p, unsigned from)
+group_to_queue(struct cp_persist *p, unsigned from, int rc)
 {
 	for (unsigned i = from; i < p->n_group; i++) {
-		const struct pending *g = &p->group[i];
+		struct pending *g = &p->group[i];
 
+		notify(p, g, rc);
 		enqueue(p, g->id, g->time_ns, g->json, g->len);
 	}
 	p->n_group = 0;
@@ -419,8 +436,10 @@ commit(struct cp_persist *p, bool retry_now)
 		return rc;
 	if (p->n > 0) {
 		/* Older records first: newer ones wait behind them. */
-		group_to_queue(p, 0);
-		return rc != 0 ? rc : atomic_load_explicit(&p->rc, memory_order_relaxed);
+		if (rc == 0)
+			rc = atomic_load_explicit(&p->rc, memory_order_relaxed);
+		group_to_queue(p, 0, rc != 0 ? rc : -EAGAIN);
+		return rc;
 	}
 	for (unsigned i = 0; i < p->n_group; i++) {
 		const struct pending *g = &p->group[i];
@@ -430,6 +449,7 @@ commit(struct cp_persist *p, bool retry_now)
 	}
 	rc = write_recs(p, p->n_group, &done, &stored);
 	for (unsigned i = 0; i < done; i++) {
+		notify(p, &p->group[i], p->rec_rc[i]);
 		free(p->group[i].json);
 		p->group[i].json = NULL;
 	}
@@ -440,7 +460,7 @@ commit(struct cp_persist *p, bool retry_now)
 		return 0;
 	}
 	count(p, CP_PERSIST_alarm_store_failed, p->n_group - done);
-	group_to_queue(p, done);
+	group_to_queue(p, done, rc);
 	retry_later(p);
 	failure(p, rc);
 	return rc;
@@ -678,6 +698,24 @@ on_alarm(void *arg, const struct dp_event *ev)
 		commit(p, false);
 }
 
+void
+cp_persist_alarm(struct cp_persist *p, uint64_t id, int64_t time_ns, char *json, size_t len,
+		 uint64_t cookie)
+{
+	p->group[p->n_group++] = (struct pending){.id = id,
+						  .time_ns = time_ns,
+						  .json = json,
+						  .len = len,
+						  .cookie = cookie,
+						  .notify = true};
+	if (id >= p->next_id) {
+		p->next_id = id + 1;
+		atomic_store_explicit(&p->next_id_shown, p->next_id, memory_order_relaxed);
+	}
+	if (p->n_group == STORE_ALARMS_BATCH_MAX)
+		commit(p, false);
+}
+
 /* ------------------------------------------------------------------------ */
 /* Observations                                                              */
 /* ------------------------------------------------------------------------ */
@@ -803,6 +841,16 @@ cp_persist_hooks(struct cp_persist *p, struct cp_event_hooks *hooks)
 		.on_telemetry = on_telemetry,
 		.arg = p,
 	};
+}
+
+void
+cp_persist_notify(struct cp_persist *p, void (*on_stored)(void *arg, uint64_t cookie, int rc),
+		  void (*on_condition)(void *arg, int rc), void *arg)
+{
+	p->o.on_stored = on_stored;
+	p->o.stored_arg = arg;
+	p->o.on_condition = on_condition;
+	p->o.condition_arg = arg;
 }
 
 void

@@ -183,6 +183,39 @@ add_storage(json_t *root, const struct cp_report *r)
 	return rc != 0 ? -ENOMEM : 0;
 }
 
+/* "alarms", "clinical", "patients": every counter, zero when there is no pipeline. */
+static int
+add_clinical(json_t *root, const struct cp_report *r)
+{
+	json_t *alarms = json_object(), *clin = json_object(), *pat = json_object();
+	json_t *open = json_object();
+	int rc = alarms && clin && pat && open ? 0 : -1;
+
+	for (unsigned i = 0; rc == 0 && i < CP_ALM__COUNT; i++)
+		rc |= json_object_set_new(alarms, cp_alarm_counter_name(i),
+					  json_integer((json_int_t)r->alarm[i]));
+	for (unsigned i = RULE_PRIO_LOW; rc == 0 && i < RULE_PRIO__COUNT; i++)
+		rc |= json_object_set_new(open, rule_priority_name(i),
+					  json_integer((json_int_t)r->open_alarms[i]));
+	for (unsigned i = 0; rc == 0 && i < CP_CLIN__COUNT; i++)
+		rc |= json_object_set_new(clin, cp_clinical_counter_name(i),
+					  json_integer((json_int_t)r->clin[i]));
+	for (unsigned i = 0; rc == 0 && i < CP_PAT__COUNT; i++)
+		rc |= json_object_set_new(pat, cp_patient_counter_name(i),
+					  json_integer((json_int_t)r->patient[i]));
+	if (rc == 0)
+		rc |= json_object_set_new(pat, "count", json_integer(r->patients));
+	if (rc == 0) {
+		rc |= json_object_set_new(alarms, "open", open);
+		open = NULL;
+	}
+	rc |= json_object_set_new(root, "alarms", alarms);
+	rc |= json_object_set_new(root, "clinical", clin);
+	rc |= json_object_set_new(root, "patients", pat);
+	json_decref(open);
+	return rc != 0 ? -ENOMEM : 0;
+}
+
 static json_t *
 report_json(const struct cp_report *r)
 {
@@ -251,7 +284,7 @@ report_json(const struct cp_report *r)
 	json_object_set_new(root, "rules", rules);
 	json_object_set_new(root, "workers", workers);
 	json_object_set_new(root, "ports", ports);
-	if (add_tables(root, r) != 0 || add_storage(root, r) != 0 ||
+	if (add_tables(root, r) != 0 || add_storage(root, r) != 0 || add_clinical(root, r) != 0 ||
 	    (r->ruleset != NULL && r->ruleset->set != NULL && add_ruleset(root, r->ruleset) != 0)) {
 		json_decref(root);
 		return NULL;
@@ -381,6 +414,32 @@ print_storage(const struct cp_report *r, FILE *out)
 				    cp_persist_counter_desc(persist_failures[i]));
 }
 
+/* The alarms open now, and what the manager and the pipeline did. */
+static void
+print_clinical(const struct cp_report *r, FILE *out)
+{
+	static const enum cp_alarm_counter shown[] = {
+		CP_ALM_raised,	CP_ALM_escalated, CP_ALM_acked,	     CP_ALM_cleared,
+		CP_ALM_latched, CP_ALM_reset,	  CP_ALM_suppressed, CP_ALM_restored,
+	};
+
+	if (!r->clinical)
+		return;
+	fprintf(out,
+		"alarms: %u open (%u high, %u medium, %u low); %u patients; %" PRIu64
+		" changes announced (%" PRIu64 " before being stored)\n",
+		r->open_alarms[RULE_PRIO_HIGH] + r->open_alarms[RULE_PRIO_MEDIUM] +
+			r->open_alarms[RULE_PRIO_LOW],
+		r->open_alarms[RULE_PRIO_HIGH], r->open_alarms[RULE_PRIO_MEDIUM],
+		r->open_alarms[RULE_PRIO_LOW], r->patients,
+		r->clin[CP_CLIN_announced] + r->clin[CP_CLIN_announced_unstored],
+		r->clin[CP_CLIN_announced_unstored]);
+	for (size_t i = 0; i < sizeof(shown) / sizeof(shown[0]); i++)
+		if (r->alarm[shown[i]])
+			print_named(out, "alarms", cp_alarm_counter_name(shown[i]),
+				    r->alarm[shown[i]], cp_alarm_counter_desc(shown[i]));
+}
+
 static void
 print_text(const struct cp_report *r, FILE *out)
 {
@@ -441,6 +500,7 @@ print_text(const struct cp_report *r, FILE *out)
 		print_ruleset(r->ruleset, out);
 	print_tables(r, out);
 	print_storage(r, out);
+	print_clinical(r, out);
 	for (unsigned p = 0; p < r->n_ports; p++)
 		fprintf(out,
 			"port %u %s: %u rxq, %u txq, rss %s, ipackets %" PRIu64

@@ -6,7 +6,8 @@
 # in vigild's JSON summary (outcomes, drops, and the decoders' hl7 and vtp
 # counters as hl7.NAME and vtp.NAME, the evaluator's as rules.NAME, the
 # event hand-off's, the RCU tables' and the consumer's as events.NAME,
-# tables.NAME and consumer.NAME) must appear in the README as `name`, and
+# tables.NAME and consumer.NAME, the clinical layer's as alarms.NAME,
+# clinical.NAME and patients.NAME) must appear in the README as `name`, and
 # the README must not document a counter that no longer exists.
 set -euo pipefail
 vigild=$1
@@ -31,11 +32,14 @@ report = json.load(open(sys.argv[1]))
 readme = open(sys.argv[2]).read()
 names = set(report["outcomes"]) | set(report["drops"])
 names |= {"hl7." + n for n in report["hl7"]} | {"vtp." + n for n in report["vtp"]}
-for group in ("rules", "events", "tables", "consumer", "storage"):
+for group in ("rules", "events", "tables", "consumer", "storage", "alarms", "clinical",
+              "patients"):
     if group not in report:
         print("vigild's summary has no '%s' object" % group)
         sys.exit(1)
-    names |= {group + "." + n for n in report[group]}
+    # alarms.open and patients.count are figures, not counters.
+    names |= {group + "." + n for n in report[group] if (group, n) not in
+              (("alarms", "open"), ("patients", "count"))}
 missing = sorted(n for n in names if "| `%s` |" % n not in readme)
 section = readme.split("## Counters", 1)[1].split("\n## ", 1)[0]
 documented = set(re.findall(r"^\| `([a-z0-9_.]+)` \|", section, re.M))
@@ -49,4 +53,4 @@ if report["drops"]["eth_runt"] != 1:
     sys.exit(1)
 sys.exit(1 if missing or stale else 0)
 PY
-echo "docs: all $(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(sum(len(d[g]) for g in ("outcomes", "drops", "hl7", "vtp", "rules", "events", "tables", "consumer", "storage")))' "$tmp/out.json") counters documented"
+echo "docs: all $(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(sum(len(d[g]) for g in ("outcomes", "drops", "hl7", "vtp", "rules", "events", "tables", "consumer", "storage", "alarms", "clinical", "patients")))' "$tmp/out.json") counters documented"

@@ -62,14 +62,94 @@ static const char full_yaml[] =
 	"    obs: 12h\n"
 	"    alarms: 2w\n"
 	"    audit: 3650d\n"
-	"  key_file: /etc/vigil/keys\n";
+	"  key_file: /etc/vigil/keys\n"
+	"alarms:\n"
+	"  log: /srv/vigil/alarms.json\n"
+	"  hold: 90s\n"
+	"  silence: 5m\n"
+	"  conditions: 1000\n"
+	"  device_silent: 2m\n"
+	"  decode_errors: {count: 5, seconds: 30}\n"
+	"  priority: {device_silent: high, sequence_gap: medium, decode_errors: medium,\n"
+	"             event_loss: medium, storage: medium, reload: low}\n"
+	"patients:\n"
+	"  max: 100\n"
+	"  stale: {pulse: 30s, spo2: 45s, rr: 2m, sbp: 4h, temp: 12h, other: 1d}\n"
+	"  sources:\n"
+	"    pulse: [PULSE, HR]\n"
+	"    sbp: [NIBP_SYS]\n"
+	"    rr: [RR_CO2, RR]\n"
+	"    spo2: [SPO2]\n"
+	"    temp: [TEMP_ORAL, TEMP]\n"
+	"  settings:\n"
+	"    - {patient: PAT0000003, oxygen: oxygen, acvpu: alert, scale: 2}\n"
+	"    - {patient: PAT0000007, acvpu: v}\n";
 
 static const uint8_t ipv6_2001_db8_1[16] = {0x20, 0x01, 0x0d, 0xb8, [15] = 1};
+
+/* The MDC code of a metric name (rules/metrics.tsv). */
+static uint32_t
+code_of(const char *name)
+{
+	const struct rule_metric *m = rule_metric_by_name(name, strlen(name));
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+	return m->code;
+}
 
 static int
 load(struct cp_config *c, const char *yaml, char *err)
 {
 	return cp_config_load_string(c, yaml, strlen(yaml), "vigil.yaml", err, ERR_LEN);
+}
+
+/* alarms.*: the defaults controlplane.h documents. */
+static void
+assert_alarm_defaults(const struct cp_config *c)
+{
+	struct cp_alarm_opts ao;
+
+	CU_ASSERT_PTR_NOT_NULL(c->alarm_log);
+	if (c->alarm_log != NULL)
+		CU_ASSERT_STRING_EQUAL(c->alarm_log, "/var/log/vigil/alarms.json");
+	CU_ASSERT_FALSE(c->alarm_log_given);
+	CU_ASSERT_EQUAL(c->alarm_hold_s, 60);
+	CU_ASSERT_EQUAL(c->alarm_silence_s, 120);
+	CU_ASSERT_EQUAL(c->alarm_conditions, 65536);
+	CU_ASSERT_EQUAL(c->device_silent_s, 30);
+	CU_ASSERT_EQUAL(c->decode_errors_count, 10);
+	CU_ASSERT_EQUAL(c->decode_errors_s, 60);
+	CU_ASSERT_EQUAL(c->tech_priority[CP_TECH_DEVICE_SILENT], RULE_PRIO_MEDIUM);
+	CU_ASSERT_EQUAL(c->tech_priority[CP_TECH_SEQUENCE_GAP], RULE_PRIO_LOW);
+	CU_ASSERT_EQUAL(c->tech_priority[CP_TECH_DECODE_ERRORS], RULE_PRIO_LOW);
+	CU_ASSERT_EQUAL(c->tech_priority[CP_TECH_EVENT_LOSS], RULE_PRIO_HIGH);
+	CU_ASSERT_EQUAL(c->tech_priority[CP_TECH_STORAGE], RULE_PRIO_HIGH);
+	CU_ASSERT_EQUAL(c->tech_priority[CP_TECH_RELOAD], RULE_PRIO_MEDIUM);
+	/* and the alarm manager's own defaults agree */
+	cp_alarm_opts_defaults(&ao);
+	CU_ASSERT_EQUAL(ao.hold_ns, (int64_t)c->alarm_hold_s * 1000000000);
+	CU_ASSERT_EQUAL(ao.silence_ns, (int64_t)c->alarm_silence_s * 1000000000);
+	CU_ASSERT_EQUAL(ao.max_conditions, c->alarm_conditions);
+}
+
+/* patients.*: cp_patient_opts_defaults, and no settings. */
+static void
+assert_patient_defaults(const struct cp_config *c)
+{
+	const int64_t s = 1000000000;
+	struct cp_patient_opts o;
+
+	cp_patient_opts_defaults(&o);
+	CU_ASSERT_EQUAL(memcmp(&c->patients, &o, sizeof(o)), 0);
+	CU_ASSERT_EQUAL(c->patients.max_patients, 4096);
+	CU_ASSERT_EQUAL(c->patients.stale_ns[CP_N2_PULSE], 60 * s);
+	CU_ASSERT_EQUAL(c->patients.stale_ns[CP_N2_SBP], 3600 * s);
+	CU_ASSERT_EQUAL(c->patients.metric_stale_ns, 3600 * s);
+	CU_ASSERT_EQUAL(c->patients.source[CP_N2_PULSE][0], code_of("HR"));
+	CU_ASSERT_EQUAL(c->patients.source[CP_N2_SPO2][0], code_of("SPO2"));
+	CU_ASSERT_EQUAL(c->patients.source[CP_N2_SPO2][1], 0);
+	CU_ASSERT_EQUAL(c->n_patient_settings, 0);
+	CU_ASSERT_PTR_NULL(c->patient_settings);
 }
 
 static void
@@ -117,6 +197,8 @@ assert_defaults(const struct cp_config *c)
 	CU_ASSERT_EQUAL(c->storage_retain_s[STORE_CF_AUDIT], 0);
 	CU_ASSERT_EQUAL(c->storage_retain_s[STORE_CF_META], 0);
 	CU_ASSERT_PTR_NULL(c->storage_key_file);
+	assert_alarm_defaults(c);
+	assert_patient_defaults(c);
 }
 
 /* c->allow[i] is @p text (parsed by dp_acl_net_parse, which test_acl checks). */
@@ -130,6 +212,56 @@ assert_allow(const struct cp_config *c, unsigned i, const char *text)
 	CU_ASSERT_EQUAL(c->allow[i].ip_version, want.ip_version);
 	CU_ASSERT_EQUAL(c->allow[i].prefix, want.prefix);
 	CU_ASSERT_EQUAL(memcmp(c->allow[i].addr, want.addr, 16), 0);
+}
+
+/* What full_yaml says of alarms.* and patients.*. */
+static void
+assert_full_clinical(const struct cp_config *c)
+{
+	const uint32_t *src = c->patients.source[0];
+	const int64_t s = 1000000000;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c->alarm_log);
+	CU_ASSERT_STRING_EQUAL(c->alarm_log, "/srv/vigil/alarms.json");
+	CU_ASSERT_TRUE(c->alarm_log_given);
+	CU_ASSERT_EQUAL(c->alarm_hold_s, 90);
+	CU_ASSERT_EQUAL(c->alarm_silence_s, 300);
+	CU_ASSERT_EQUAL(c->alarm_conditions, 1000);
+	CU_ASSERT_EQUAL(c->device_silent_s, 120);
+	CU_ASSERT_EQUAL(c->decode_errors_count, 5);
+	CU_ASSERT_EQUAL(c->decode_errors_s, 30);
+	CU_ASSERT_EQUAL(c->tech_priority[CP_TECH_DEVICE_SILENT], RULE_PRIO_HIGH);
+	CU_ASSERT_EQUAL(c->tech_priority[CP_TECH_SEQUENCE_GAP], RULE_PRIO_MEDIUM);
+	CU_ASSERT_EQUAL(c->tech_priority[CP_TECH_DECODE_ERRORS], RULE_PRIO_MEDIUM);
+	CU_ASSERT_EQUAL(c->tech_priority[CP_TECH_EVENT_LOSS], RULE_PRIO_MEDIUM);
+	CU_ASSERT_EQUAL(c->tech_priority[CP_TECH_STORAGE], RULE_PRIO_MEDIUM);
+	CU_ASSERT_EQUAL(c->tech_priority[CP_TECH_RELOAD], RULE_PRIO_LOW);
+	CU_ASSERT_EQUAL(c->patients.max_patients, 100);
+	CU_ASSERT_EQUAL(c->patients.stale_ns[CP_N2_PULSE], 30 * s);
+	CU_ASSERT_EQUAL(c->patients.stale_ns[CP_N2_SPO2], 45 * s);
+	CU_ASSERT_EQUAL(c->patients.stale_ns[CP_N2_RR], 120 * s);
+	CU_ASSERT_EQUAL(c->patients.stale_ns[CP_N2_SBP], 4 * 3600 * s);
+	CU_ASSERT_EQUAL(c->patients.stale_ns[CP_N2_TEMP], 12 * 3600 * s);
+	CU_ASSERT_EQUAL(c->patients.metric_stale_ns, 86400 * s);
+	src = c->patients.source[CP_N2_PULSE];
+	CU_ASSERT(src[0] == code_of("PULSE") && src[1] == code_of("HR") && src[2] == 0);
+	src = c->patients.source[CP_N2_SBP];
+	CU_ASSERT(src[0] == code_of("NIBP_SYS") && src[1] == 0);
+	src = c->patients.source[CP_N2_RR];
+	CU_ASSERT(src[0] == code_of("RR_CO2") && src[1] == code_of("RR") && src[2] == 0);
+	src = c->patients.source[CP_N2_SPO2];
+	CU_ASSERT(src[0] == code_of("SPO2") && src[1] == 0);
+	src = c->patients.source[CP_N2_TEMP];
+	CU_ASSERT(src[0] == code_of("TEMP_ORAL") && src[1] == code_of("TEMP") && src[2] == 0);
+	CU_ASSERT_EQUAL_FATAL(c->n_patient_settings, 2);
+	CU_ASSERT_STRING_EQUAL(c->patient_settings[0].patient, "PAT0000003");
+	CU_ASSERT_EQUAL(c->patient_settings[0].oxygen, CP_O2_OXYGEN);
+	CU_ASSERT_EQUAL(c->patient_settings[0].acvpu, CP_ACVPU_ALERT);
+	CU_ASSERT_TRUE(c->patient_settings[0].scale2);
+	CU_ASSERT_STRING_EQUAL(c->patient_settings[1].patient, "PAT0000007");
+	CU_ASSERT_EQUAL(c->patient_settings[1].oxygen, CP_O2_UNKNOWN);
+	CU_ASSERT_EQUAL(c->patient_settings[1].acvpu, CP_ACVPU_CVPU);
+	CU_ASSERT_FALSE(c->patient_settings[1].scale2);
 }
 
 /* What full_yaml says, key by key. */
@@ -191,6 +323,7 @@ assert_full(const struct cp_config *c)
 	CU_ASSERT_EQUAL(c->storage_retain_s[STORE_CF_AUDIT], 3650 * 86400LL);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(c->storage_key_file);
 	CU_ASSERT_STRING_EQUAL(c->storage_key_file, "/etc/vigil/keys");
+	assert_full_clinical(c);
 }
 
 /* Every key of @p a equals @p b's (path aside). */
@@ -262,6 +395,29 @@ assert_same(const struct cp_config *a, const struct cp_config *b)
 	CU_ASSERT_EQUAL(a->storage_key_file == NULL, b->storage_key_file == NULL);
 	if (a->storage_key_file != NULL && b->storage_key_file != NULL)
 		CU_ASSERT_STRING_EQUAL(a->storage_key_file, b->storage_key_file);
+	CU_ASSERT_EQUAL(a->alarm_log == NULL, b->alarm_log == NULL);
+	if (a->alarm_log != NULL && b->alarm_log != NULL)
+		CU_ASSERT_STRING_EQUAL(a->alarm_log, b->alarm_log);
+	CU_ASSERT_EQUAL(a->alarm_hold_s, b->alarm_hold_s);
+	CU_ASSERT_EQUAL(a->alarm_silence_s, b->alarm_silence_s);
+	CU_ASSERT_EQUAL(a->alarm_conditions, b->alarm_conditions);
+	CU_ASSERT_EQUAL(a->device_silent_s, b->device_silent_s);
+	CU_ASSERT_EQUAL(a->decode_errors_count, b->decode_errors_count);
+	CU_ASSERT_EQUAL(a->decode_errors_s, b->decode_errors_s);
+	CU_ASSERT_EQUAL(memcmp(a->tech_priority, b->tech_priority, sizeof(a->tech_priority)), 0);
+	CU_ASSERT_EQUAL(memcmp(&a->patients, &b->patients, sizeof(a->patients)), 0);
+	CU_ASSERT_EQUAL(a->n_patient_settings, b->n_patient_settings);
+	CU_ASSERT_EQUAL(a->patient_settings == NULL, a->n_patient_settings == 0);
+	CU_ASSERT_EQUAL(b->patient_settings == NULL, b->n_patient_settings == 0);
+	for (i = 0; i < a->n_patient_settings && i < b->n_patient_settings; i++) {
+		const struct cp_patient_setting *sa = &a->patient_settings[i];
+		const struct cp_patient_setting *sb = &b->patient_settings[i];
+
+		CU_ASSERT_STRING_EQUAL(sa->patient, sb->patient);
+		CU_ASSERT_EQUAL(sa->oxygen, sb->oxygen);
+		CU_ASSERT_EQUAL(sa->acvpu, sb->acvpu);
+		CU_ASSERT_EQUAL(sa->scale2, sb->scale2);
+	}
 }
 
 /* ------------------------------------------------------------------------ */
@@ -589,7 +745,7 @@ static const struct error_case error_cases[] = {
 	{"workers: 1\n\nwrokers: 2\n",
 	 "vigil.yaml:3:1: unknown key 'wrokers' (known keys: eal, workers, ports, telemetry, "
 	 "mempool, rx_desc, tx_desc, promiscuous, stats_interval, rules, registry, events, "
-	 "storage)"},
+	 "storage, alarms, patients)"},
 	/* rules */
 	{"rules:\n  file: [a.rules]\n",
 	 "vigil.yaml:2:3: rules: unknown key 'file' (known keys: files, vars, cache_dir, "
@@ -726,6 +882,156 @@ static const struct error_case error_cases[] = {
 	{"storage:\n  retention:\n    obs:\n",
 	 "vigil.yaml:3:9: storage.retention.obs: expected a duration (7d, 12h, 0 keeps forever), "
 	 "got nothing"},
+	/* alarms */
+	{"alarms:\n  logs: /x\n",
+	 "vigil.yaml:2:3: alarms: unknown key 'logs' (known keys: log, hold, silence, conditions, "
+	 "device_silent, decode_errors, priority)"},
+	{"alarms:\n  log: [/x]\n",
+	 "vigil.yaml:2:8: alarms.log: expected a file (null: no alarm log), got a list"},
+	{"alarms:\n  hold: 0\n", "vigil.yaml:2:9: alarms.hold: must be more than 0 (60s, 2m)"},
+	{"alarms:\n  hold: 60\n",
+	 "vigil.yaml:2:9: alarms.hold: '60' needs a unit: s, m, h, d or w (60s, 2m)"},
+	{"alarms:\n  hold: 2d\n", "vigil.yaml:2:9: alarms.hold: 2d is more than 1 day"},
+	{"alarms:\n  hold: off\n",
+	 "vigil.yaml:2:9: alarms.hold: 'off' is not a duration (a number and s, m, h, d or w: "
+	 "60s, 2m)"},
+	{"alarms:\n  silence: 1.5m\n",
+	 "vigil.yaml:2:12: alarms.silence: '1.5m' is not a duration (a number and s, m, h, d or "
+	 "w: 60s, 2m)"},
+	{"alarms:\n  silence:\n",
+	 "vigil.yaml:2:11: alarms.silence: expected a duration (60s, 2m), got nothing"},
+	{"alarms:\n  silence: 86401s\n",
+	 "vigil.yaml:2:12: alarms.silence: 86401s is more than 1 day"},
+	{"alarms:\n  conditions: 0\n",
+	 "vigil.yaml:2:15: alarms.conditions: 0 is out of range (1..16777216)"},
+	{"alarms:\n  conditions: 16777217\n",
+	 "vigil.yaml:2:15: alarms.conditions: 16777217 is out of range (1..16777216)"},
+	{"alarms:\n  device_silent: 25h\n",
+	 "vigil.yaml:2:18: alarms.device_silent: 25h is more than 1 day"},
+	{"alarms:\n  device_silent: never\n",
+	 "vigil.yaml:2:18: alarms.device_silent: 'never' is not a duration (a number and s, m, h, "
+	 "d or w: 30s, 2m; 0 or off: no alarm)"},
+	{"alarms:\n  device_silent: 30\n",
+	 "vigil.yaml:2:18: alarms.device_silent: '30' needs a unit: s, m, h, d or w (30s, 2m; 0 or "
+	 "off: no alarm)"},
+	{"alarms:\n  device_silent: [30s]\n", "vigil.yaml:2:18: alarms.device_silent: expected a "
+					      "duration (30s, 2m, 0 or off: no alarm), "
+					      "got a list"},
+	{"alarms:\n  decode_errors: 10\n",
+	 "vigil.yaml:2:18: alarms.decode_errors: expected a mapping, got '10'"},
+	{"alarms:\n  decode_errors: {count: 10, second: 60}\n",
+	 "vigil.yaml:2:30: alarms.decode_errors: unknown key 'second' (known keys: count, "
+	 "seconds)"},
+	{"alarms:\n  decode_errors: {count: -1}\n",
+	 "vigil.yaml:2:26: alarms.decode_errors.count: '-1' is not a decimal number"},
+	{"alarms:\n  decode_errors: {count: 1000001}\n",
+	 "vigil.yaml:2:26: alarms.decode_errors.count: 1000001 is out of range (0..1000000)"},
+	{"alarms:\n  decode_errors: {seconds: 0}\n",
+	 "vigil.yaml:2:28: alarms.decode_errors.seconds: 0 is out of range (1..86400)"},
+	{"alarms:\n  decode_errors: {seconds: 60s}\n",
+	 "vigil.yaml:2:28: alarms.decode_errors.seconds: '60s' is not a decimal number"},
+	{"alarms:\n  priority: high\n",
+	 "vigil.yaml:2:13: alarms.priority: expected a mapping, got 'high'"},
+	{"alarms:\n  priority: {storage: urgent}\n",
+	 "vigil.yaml:2:23: alarms.priority.storage: expected low, medium or high, got 'urgent'"},
+	{"alarms:\n  priority: {reload: none}\n",
+	 "vigil.yaml:2:22: alarms.priority.reload: expected low, medium or high, got 'none'"},
+	{"alarms:\n  priority: {event_loss: High}\n",
+	 "vigil.yaml:2:26: alarms.priority.event_loss: expected low, medium or high, got 'High'"},
+	{"alarms:\n  priority: {device_silent: [high]}\n",
+	 "vigil.yaml:2:29: alarms.priority.device_silent: expected low, medium or high, got a "
+	 "list"},
+	{"alarms:\n  priority:\n    sequence_gap:\n",
+	 "vigil.yaml:3:18: alarms.priority.sequence_gap: expected low, medium or high, got "
+	 "nothing"},
+	{"alarms:\n  priority: {disk_full: high}\n",
+	 "vigil.yaml:2:14: alarms.priority: unknown key 'disk_full' (known keys: device_silent, "
+	 "sequence_gap, decode_errors, event_loss, storage, reload)"},
+	{"alarms:\n  priority: {storage: high, storage: low}\n",
+	 "vigil.yaml:2:29: alarms.priority: duplicate key 'storage' (first on line 2)"},
+	/* patients */
+	{"patients:\n  maximum: 5\n",
+	 "vigil.yaml:2:3: patients: unknown key 'maximum' (known keys: max, stale, sources, "
+	 "settings)"},
+	{"patients:\n  max: 0\n", "vigil.yaml:2:8: patients.max: 0 is out of range (1..1048576)"},
+	{"patients:\n  max: 1048577\n",
+	 "vigil.yaml:2:8: patients.max: 1048577 is out of range (1..1048576)"},
+	{"patients:\n  stale: 1h\n",
+	 "vigil.yaml:2:10: patients.stale: expected a mapping, got '1h'"},
+	{"patients:\n  stale: {pulse: 0}\n",
+	 "vigil.yaml:2:18: patients.stale.pulse: must be more than 0 (60s, 1h)"},
+	{"patients:\n  stale: {sbp: 8d}\n",
+	 "vigil.yaml:2:16: patients.stale.sbp: 8d is more than 7 days"},
+	{"patients:\n  stale: {other: 1x}\n",
+	 "vigil.yaml:2:18: patients.stale.other: '1x' is not a duration (a number and s, m, h, d "
+	 "or w: 60s, 1h)"},
+	{"patients:\n  stale: {air: 1h}\n",
+	 "vigil.yaml:2:11: patients.stale: unknown key 'air' (known keys: pulse, spo2, rr, sbp, "
+	 "temp, other)"},
+	{"patients:\n  sources: {other: [HR]}\n", "vigil.yaml:2:13: patients.sources: unknown key "
+						  "'other' (known keys: pulse, spo2, rr, sbp, "
+						  "temp)"},
+	{"patients:\n  sources: {pulse: HR}\n",
+	 "vigil.yaml:2:20: patients.sources.pulse: expected a list, got 'HR'"},
+	{"patients:\n  sources: {pulse: []}\n",
+	 "vigil.yaml:2:20: patients.sources.pulse: at least 1 metric is required"},
+	{"patients:\n  sources:\n    pulse:\n",
+	 "vigil.yaml:3:11: patients.sources.pulse: at least 1 metric is required"},
+	{"patients:\n  sources: {pulse: [HR, SPO2]}\n",
+	 "vigil.yaml:2:25: patients.sources.pulse[1]: SPO2 is of family SPO2, not PULSE"},
+	{"patients:\n  sources: {spo2: [SAO2]}\n",
+	 "vigil.yaml:2:20: patients.sources.spo2[0]: SAO2 is of family SAO2, not SPO2"},
+	{"patients:\n  sources: {temp: [TEMP, temp_skin]}\n",
+	 "vigil.yaml:2:26: patients.sources.temp[1]: TEMP_SKIN is of family TEMP_SKIN, not TEMP"},
+	{"patients:\n  sources: {sbp: [ART_SYS, ART_DIA]}\n",
+	 "vigil.yaml:2:28: patients.sources.sbp[1]: ART_DIA is of family DBP, not SBP"},
+	{"patients:\n  sources: {rr: [RR, RESP]}\n",
+	 "vigil.yaml:2:22: patients.sources.rr[1]: 'RESP' is not a metric name "
+	 "(rules/metrics.tsv)"},
+	{"patients:\n  sources: {pulse: [HR, hr]}\n",
+	 "vigil.yaml:2:25: patients.sources.pulse[1]: HR is listed twice"},
+	{"patients:\n  sources: {rr: [[RR]]}\n",
+	 "vigil.yaml:2:18: patients.sources.rr[0]: expected a metric name (HR, SPO2, NIBP_SYS, "
+	 "...), "
+	 "got a list"},
+	{"patients:\n  sources: {temp: [TEMP, TEMP_BODY, TEMP_CORE, TEMP_TYMP, TEMP_ORAL, "
+	 "TEMP_RECT, TEMP_AXILLA, TEMP_EAR, TEMP]}\n",
+	 "vigil.yaml:2:104: patients.sources.temp[8]: more than 8 metrics"},
+	{"patients:\n  settings: {patient: P1}\n",
+	 "vigil.yaml:2:13: patients.settings: expected a list, got a mapping"},
+	{"patients:\n  settings: [P1]\n",
+	 "vigil.yaml:2:14: patients.settings[0]: expected a mapping {patient, oxygen, acvpu, "
+	 "scale}, got 'P1'"},
+	{"patients:\n  settings:\n    - {oxygen: air}\n",
+	 "vigil.yaml:3:7: patients.settings[0]: 'patient' is required"},
+	{"patients:\n  settings:\n    - {patient: \"\"}\n",
+	 "vigil.yaml:3:17: patients.settings[0].patient: must not be empty"},
+	{"patients:\n  settings:\n    - {patient: "
+	 "P234567890123456789012345678901234567890123456789012345678901234X}\n",
+	 "vigil.yaml:3:17: patients.settings[0].patient: longer than 64 bytes"},
+	{"patients:\n  settings:\n    - {patient: P1, oxygen: o2}\n",
+	 "vigil.yaml:3:29: patients.settings[0].oxygen: expected air or oxygen, got 'o2'"},
+	{"patients:\n  settings:\n    - {patient: P1, acvpu: drowsy}\n",
+	 "vigil.yaml:3:28: patients.settings[0].acvpu: expected alert, cvpu or one of A, C, V, P, "
+	 "U, got 'drowsy'"},
+	{"patients:\n  settings:\n    - {patient: P1, acvpu: x}\n",
+	 "vigil.yaml:3:28: patients.settings[0].acvpu: expected alert, cvpu or one of A, C, V, P, "
+	 "U, got 'x'"},
+	{"patients:\n  settings:\n    - {patient: P1, scale: 3}\n",
+	 "vigil.yaml:3:28: patients.settings[0].scale: 3 is not an SpO2 scale (1..2)"},
+	{"patients:\n  settings:\n    - {patient: P1, scale: 0}\n",
+	 "vigil.yaml:3:28: patients.settings[0].scale: 0 is not an SpO2 scale (1..2)"},
+	{"patients:\n  settings:\n    - {patient: P1, spo2_scale: 2}\n",
+	 "vigil.yaml:3:21: patients.settings[0]: unknown key 'spo2_scale' (known keys: patient, "
+	 "oxygen, acvpu, scale)"},
+	{"patients:\n  settings:\n    - {patient: P1}\n    - {patient: P2}\n    - {patient: P1}\n",
+	 "vigil.yaml:5:17: patients.settings[2]: patient 'P1' is also patients.settings[0]"},
+	{"patients:\n  max: 1\n  settings: [{patient: A}, {patient: B}]\n",
+	 "vigil.yaml:3:13: patients.settings: 2 patients have settings, more than patients.max "
+	 "(1)"},
+	/* the settings of before_yaml stand: a max below their count is refused */
+	{"patients:\n  max: 1\n",
+	 "vigil.yaml:2:8: patients.max: 2 patients have settings, more than patients.max (1)"},
 	/* duplicate keys */
 	{"workers: 1\nworkers: 2\n", "vigil.yaml:2:1: duplicate key 'workers' (first on line 1)"},
 	{"telemetry:\n  udp_checksum: true\n  udp_checksum: false\n",
@@ -843,7 +1149,11 @@ test_errors(void)
 		"workers: 7\nports: [net_null0]\n"
 		"telemetry: {udp_checksum: false, allow: [10.9.0.0/16, \"fd00::/8\"]}\n"
 		"registry: {devices: 99}\nevents: {alarm_ring: 128, telemetry_ring: 256}\n"
-		"storage: {dir: /srv/db, compression: none, retention: {obs: 1d}, key_file: k}\n";
+		"storage: {dir: /srv/db, compression: none, retention: {obs: 1d}, key_file: k}\n"
+		"alarms: {log: /x/alarms.json, hold: 5m, device_silent: off, "
+		"priority: {storage: medium}}\n"
+		"patients: {max: 50, stale: {temp: 4h}, sources: {spo2: [SPO2]},\n"
+		"  settings: [{patient: B1, oxygen: air}, {patient: B2, scale: 2}]}\n";
 	struct cp_config before, c;
 	char err[ERR_LEN];
 	size_t i;
@@ -968,6 +1278,18 @@ test_print_round_trip(void)
 			0);
 	CU_ASSERT_PTR_NULL(c.storage_dir);
 	round_trip(&c);
+	/* no alarm log, the technical alarms off, every SpO2 scale and ACVPU form */
+	CU_ASSERT_EQUAL(load(&c,
+			     "alarms: {log: null, device_silent: off, decode_errors: {count: 0}}\n"
+			     "patients:\n  settings:\n"
+			     "    - {patient: \"P #1: [x]\", oxygen: air, acvpu: u}\n"
+			     "    - {patient: P2, acvpu: alert, scale: 2}\n"
+			     "    - {patient: P3}\n",
+			     err),
+			0);
+	CU_ASSERT_PTR_NULL(c.alarm_log);
+	CU_ASSERT_EQUAL(c.n_patient_settings, 3);
+	round_trip(&c);
 	cp_config_free(&c);
 }
 
@@ -1016,7 +1338,40 @@ test_print_text(void)
 		"    obs: 7d\n"
 		"    alarms: 365d\n"
 		"    audit: 0\n"
-		"  key_file: null\n";
+		"  key_file: null\n"
+		"alarms:\n"
+		"  log: \"/var/log/vigil/alarms.json\"\n"
+		"  hold: 1m\n"
+		"  silence: 2m\n"
+		"  conditions: 65536\n"
+		"  device_silent: 30s\n"
+		"  decode_errors: {count: 10, seconds: 60}\n"
+		"  priority:\n"
+		"    device_silent: medium\n"
+		"    sequence_gap: low\n"
+		"    decode_errors: low\n"
+		"    event_loss: high\n"
+		"    storage: high\n"
+		"    reload: medium\n"
+		"patients:\n"
+		"  max: 4096\n"
+		"  stale:\n"
+		"    pulse: 1m\n"
+		"    spo2: 1m\n"
+		"    rr: 1m\n"
+		"    sbp: 1h\n"
+		"    temp: 1h\n"
+		"    other: 1h\n"
+		"  sources:\n"
+		"    pulse: [HR, PULSE, PLETH_RATE, PULSE_NIBP, PULSE_IBP, PULSE_GENERIC]\n"
+		"    spo2: [SPO2]\n"
+		"    rr: [RR, RR_IMP, RR_CO2, RR_AWAY]\n"
+		"    sbp: [ART_SYS, ABP_SYS, NIBP_SYS, CUFF_SYS]\n"
+		"    temp: [TEMP_CORE, TEMP, TEMP_BODY, TEMP_TYMP, TEMP_EAR, TEMP_ORAL, TEMP_RECT, "
+		"TEMP_AXILLA]\n"
+		"  settings:\n"
+		"    - {patient: \"PAT \\\"3\\\"\", oxygen: air, acvpu: cvpu, scale: 2}\n"
+		"    - {patient: \"PAT7\", scale: 1}\n";
 	static const char *const files[] = {"/etc/vigil/clinical.rules"};
 	char *text = NULL, err[ERR_LEN];
 	struct cp_config c;
@@ -1035,6 +1390,11 @@ test_print_text(void)
 	CU_ASSERT_EQUAL(
 		load(&c, "telemetry: {allow: [10.20.0.0/16, 'fd00:20::/48', 10.21.4.17]}\n", err),
 		0);
+	CU_ASSERT_EQUAL(load(&c,
+			     "patients: {settings: [{patient: 'PAT \"3\"', oxygen: air, acvpu: P, "
+			     "scale: 2}, {patient: PAT7}]}\n",
+			     err),
+			0);
 	f = open_memstream(&text, &len);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
 	cp_config_print(&c, f);
@@ -1241,6 +1601,249 @@ test_storage_section(void)
 	snprintf(path, sizeof(path), "%s/vigil.yaml", dir);
 	unlink(path);
 	rmdir(dir);
+}
+
+/*
+ * The alarms section: every duration form, off for the device-silent
+ * alarm, each technical condition's priority by its cp_tech_name, and the
+ * alarm log: null or "" is none, a relative path is the config file's
+ * directory's, and a later load that does not name it keeps it.
+ */
+static void
+test_alarms_section(void)
+{
+	static const struct {
+		const char *text;
+		unsigned seconds;
+	} spans[] = {
+		{"1s", 1}, {"90s", 90}, {"2m", 120}, {"1h", 3600}, {"1d", 86400}, {"86400s", 86400},
+	};
+	static const char *const offs[] = {"0", "off"};
+	static const char *const no_logs[] = {"alarms: {log: null}\n", "alarms: {log: ~}\n",
+					      "alarms: {log: \"\"}\n", "alarms:\n  log:\n"};
+	char dir[] = "/tmp/vigil-test-config-XXXXXX", path[128], yaml[160], err[ERR_LEN] = "";
+	struct cp_config c;
+	unsigned t, p, u;
+	size_t i;
+	FILE *f;
+
+	for (i = 0; i < sizeof(spans) / sizeof(spans[0]); i++) {
+		CU_ASSERT_EQUAL_FATAL(cp_config_defaults(&c), 0);
+		snprintf(yaml, sizeof(yaml), "alarms: {hold: %s, silence: %s, device_silent: %s}\n",
+			 spans[i].text, spans[i].text, spans[i].text);
+		CU_ASSERT_EQUAL(load(&c, yaml, err), 0);
+		CU_ASSERT_EQUAL(c.alarm_hold_s, spans[i].seconds);
+		CU_ASSERT_EQUAL(c.alarm_silence_s, spans[i].seconds);
+		CU_ASSERT_EQUAL(c.device_silent_s, spans[i].seconds);
+		cp_config_free(&c);
+	}
+	for (i = 0; i < sizeof(offs) / sizeof(offs[0]); i++) {
+		CU_ASSERT_EQUAL_FATAL(cp_config_defaults(&c), 0);
+		snprintf(yaml, sizeof(yaml), "alarms: {device_silent: %s}\n", offs[i]);
+		CU_ASSERT_EQUAL(load(&c, yaml, err), 0);
+		CU_ASSERT_EQUAL(c.device_silent_s, 0);
+		CU_ASSERT_EQUAL(c.alarm_hold_s, 60);
+		cp_config_free(&c);
+	}
+
+	/* table size and the decode-error rate at both ends; count 0 turns it off */
+	CU_ASSERT_EQUAL_FATAL(cp_config_defaults(&c), 0);
+	CU_ASSERT_EQUAL(load(&c, "alarms: {conditions: 1, decode_errors: {count: 0}}\n", err), 0);
+	CU_ASSERT_EQUAL(c.alarm_conditions, 1);
+	CU_ASSERT_EQUAL(c.decode_errors_count, 0);
+	CU_ASSERT_EQUAL(c.decode_errors_s, 60);
+	CU_ASSERT_EQUAL(load(&c,
+			     "alarms: {conditions: 16777216, decode_errors: {count: 1000000, "
+			     "seconds: 86400}}\n",
+			     err),
+			0);
+	CU_ASSERT_EQUAL(c.alarm_conditions, 16777216);
+	CU_ASSERT_EQUAL(c.decode_errors_count, 1000000);
+	CU_ASSERT_EQUAL(c.decode_errors_s, 86400);
+	CU_ASSERT_EQUAL(load(&c, "alarms: {decode_errors: {seconds: 1}}\n", err), 0);
+	CU_ASSERT_EQUAL(c.decode_errors_count, 1000000);
+	CU_ASSERT_EQUAL(c.decode_errors_s, 1);
+	cp_config_free(&c);
+
+	/* each condition, each priority: only that one changes */
+	for (t = 0; t < CP_TECH__COUNT; t++) {
+		for (p = RULE_PRIO_LOW; p <= RULE_PRIO_HIGH; p++) {
+			CU_ASSERT_EQUAL_FATAL(cp_config_defaults(&c), 0);
+			snprintf(yaml, sizeof(yaml), "alarms:\n  priority:\n    %s: %s\n",
+				 cp_tech_name((enum cp_tech)t),
+				 rule_priority_name((enum rule_priority)p));
+			CU_ASSERT_EQUAL(load(&c, yaml, err), 0);
+			for (u = 0; u < CP_TECH__COUNT; u++)
+				CU_ASSERT_EQUAL(c.tech_priority[u],
+						u == t ? p
+						       : (unsigned)cp_tech_default_priority(
+								 (enum cp_tech)u));
+			cp_config_free(&c);
+		}
+	}
+
+	/* no log, in every spelling; a later load without log keeps none */
+	for (i = 0; i < sizeof(no_logs) / sizeof(no_logs[0]); i++) {
+		CU_ASSERT_EQUAL_FATAL(cp_config_defaults(&c), 0);
+		CU_ASSERT_FALSE(c.alarm_log_given);
+		CU_ASSERT_EQUAL(load(&c, no_logs[i], err), 0);
+		CU_ASSERT_PTR_NULL(c.alarm_log);
+		CU_ASSERT_TRUE(c.alarm_log_given);
+		CU_ASSERT_EQUAL(load(&c, "alarms: {hold: 2m}\n", err), 0);
+		CU_ASSERT_PTR_NULL(c.alarm_log);
+		CU_ASSERT_TRUE(c.alarm_log_given);
+		cp_config_free(&c);
+	}
+	/* the default path, given explicitly, counts as given */
+	CU_ASSERT_EQUAL_FATAL(cp_config_defaults(&c), 0);
+	CU_ASSERT_EQUAL(load(&c, "alarms: {log: /var/log/vigil/alarms.json}\n", err), 0);
+	CU_ASSERT_STRING_EQUAL(c.alarm_log, CP_ALARM_LOG);
+	CU_ASSERT_TRUE(c.alarm_log_given);
+	/* from a string, a relative path stays as given */
+	CU_ASSERT_EQUAL(load(&c, "alarms: {log: log/alarms.json}\n", err), 0);
+	CU_ASSERT_STRING_EQUAL(c.alarm_log, "log/alarms.json");
+	cp_config_free(&c);
+
+	/* from a file, it is the file's directory's; an absolute one stays */
+	CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/vigil.yaml", dir);
+	f = fopen(path, "w");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+	fputs("alarms:\n  log: log/alarms.json\n", f);
+	CU_ASSERT_EQUAL(fclose(f), 0);
+	CU_ASSERT_EQUAL_FATAL(cp_config_defaults(&c), 0);
+	CU_ASSERT_EQUAL(cp_config_load(&c, path, err, sizeof(err)), 0);
+	snprintf(path, sizeof(path), "%s/log/alarms.json", dir);
+	CU_ASSERT_STRING_EQUAL(c.alarm_log, path);
+	CU_ASSERT_TRUE(c.alarm_log_given);
+	cp_config_free(&c);
+	snprintf(path, sizeof(path), "%s/vigil.yaml", dir);
+	f = fopen(path, "w");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+	fputs("alarms:\n  log: /abs/alarms.json\n", f);
+	CU_ASSERT_EQUAL(fclose(f), 0);
+	CU_ASSERT_EQUAL_FATAL(cp_config_defaults(&c), 0);
+	CU_ASSERT_EQUAL(cp_config_load(&c, path, err, sizeof(err)), 0);
+	CU_ASSERT_STRING_EQUAL(c.alarm_log, "/abs/alarms.json");
+	cp_config_free(&c);
+	unlink(path);
+	rmdir(dir);
+}
+
+/* patients.sources.<vital> is @p names, in that order, and nothing after. */
+static void
+assert_sources(const struct cp_config *c, enum cp_news2_param p, const char *const *names,
+	       unsigned n)
+{
+	unsigned i;
+
+	for (i = 0; i < n; i++)
+		CU_ASSERT_EQUAL(c->patients.source[p][i], code_of(names[i]));
+	if (n < CP_PATIENT_SOURCES)
+		CU_ASSERT_EQUAL(c->patients.source[p][n], 0);
+}
+
+/*
+ * The patients section: stale ages per vital, source lists (replaced
+ * whole, per vital; names in any case; up to CP_PATIENT_SOURCES), and the
+ * settings list in every form, replaced whole by a later load.
+ */
+static void
+test_patients_section(void)
+{
+	static const char *const temps[] = {"TEMP_EAR",	 "TEMP",      "TEMP_BODY", "TEMP_CORE",
+					    "TEMP_TYMP", "TEMP_ORAL", "TEMP_RECT", "TEMP_AXILLA"};
+	static const char *const pulse[] = {"PLETH_RATE", "HR"};
+	static const char *const rr[] = {"RR_IMP"};
+	static const struct {
+		const char *text;
+		uint8_t acvpu;
+	} acvpus[] = {
+		{"alert", CP_ACVPU_ALERT}, {"A", CP_ACVPU_ALERT}, {"a", CP_ACVPU_ALERT},
+		{"cvpu", CP_ACVPU_CVPU},   {"C", CP_ACVPU_CVPU},  {"v", CP_ACVPU_CVPU},
+		{"P", CP_ACVPU_CVPU},	   {"u", CP_ACVPU_CVPU},  {"U", CP_ACVPU_CVPU},
+	};
+	const int64_t s = 1000000000;
+	struct cp_patient_opts defaults;
+	char yaml[160], err[ERR_LEN] = "";
+	struct cp_config c;
+	size_t i;
+
+	cp_patient_opts_defaults(&defaults);
+	CU_ASSERT_EQUAL_FATAL(cp_config_defaults(&c), 0);
+	CU_ASSERT_EQUAL(load(&c,
+			     "patients:\n  max: 1\n  stale: {spo2: 1s, other: 7d}\n"
+			     "  sources: {temp: [temp_ear, TEMP, TEMP_BODY, TEMP_CORE, TEMP_TYMP, "
+			     "TEMP_ORAL, TEMP_RECT, TEMP_AXILLA], pulse: [Pleth_Rate, HR]}\n",
+			     err),
+			0);
+	CU_ASSERT_STRING_EQUAL(err, "");
+	CU_ASSERT_EQUAL(c.patients.max_patients, 1);
+	CU_ASSERT_EQUAL(c.patients.stale_ns[CP_N2_SPO2], 1 * s);
+	CU_ASSERT_EQUAL(c.patients.metric_stale_ns, 7 * 86400 * s);
+	CU_ASSERT_EQUAL(c.patients.stale_ns[CP_N2_PULSE], defaults.stale_ns[CP_N2_PULSE]);
+	assert_sources(&c, CP_N2_TEMP, temps, 8);
+	assert_sources(&c, CP_N2_PULSE, pulse, 2);
+	/* the vitals not named keep theirs */
+	CU_ASSERT_EQUAL(memcmp(c.patients.source[CP_N2_SBP], defaults.source[CP_N2_SBP],
+			       sizeof(defaults.source[CP_N2_SBP])),
+			0);
+	/* a later load replaces one list whole and leaves the others */
+	CU_ASSERT_EQUAL(load(&c, "patients: {sources: {rr: [RR_IMP]}, max: 1048576}\n", err), 0);
+	assert_sources(&c, CP_N2_RR, rr, 1);
+	assert_sources(&c, CP_N2_PULSE, pulse, 2);
+	CU_ASSERT_EQUAL(c.patients.max_patients, 1048576);
+	cp_config_free(&c);
+
+	/* every ACVPU spelling; oxygen and scale; each key but patient optional */
+	for (i = 0; i < sizeof(acvpus) / sizeof(acvpus[0]); i++) {
+		CU_ASSERT_EQUAL_FATAL(cp_config_defaults(&c), 0);
+		snprintf(yaml, sizeof(yaml),
+			 "patients:\n  settings:\n    - {patient: P, acvpu: %s}\n", acvpus[i].text);
+		CU_ASSERT_EQUAL(load(&c, yaml, err), 0);
+		CU_ASSERT_EQUAL_FATAL(c.n_patient_settings, 1);
+		CU_ASSERT_EQUAL(c.patient_settings[0].acvpu, acvpus[i].acvpu);
+		CU_ASSERT_EQUAL(c.patient_settings[0].oxygen, CP_O2_UNKNOWN);
+		CU_ASSERT_FALSE(c.patient_settings[0].scale2);
+		cp_config_free(&c);
+	}
+	CU_ASSERT_EQUAL_FATAL(cp_config_defaults(&c), 0);
+	CU_ASSERT_EQUAL(load(&c,
+			     "patients:\n  max: 3\n  settings:\n"
+			     "    - {patient: A, oxygen: air, scale: 1}\n"
+			     "    - {patient: B, oxygen: oxygen, scale: 2}\n"
+			     "    - patient: C\n",
+			     err),
+			0);
+	CU_ASSERT_EQUAL_FATAL(c.n_patient_settings, 3);
+	CU_ASSERT_STRING_EQUAL(c.patient_settings[0].patient, "A");
+	CU_ASSERT_EQUAL(c.patient_settings[0].oxygen, CP_O2_AIR);
+	CU_ASSERT_FALSE(c.patient_settings[0].scale2);
+	CU_ASSERT_EQUAL(c.patient_settings[1].oxygen, CP_O2_OXYGEN);
+	CU_ASSERT_TRUE(c.patient_settings[1].scale2);
+	CU_ASSERT_STRING_EQUAL(c.patient_settings[2].patient, "C");
+	CU_ASSERT_EQUAL(c.patient_settings[2].oxygen, CP_O2_UNKNOWN);
+	CU_ASSERT_EQUAL(c.patient_settings[2].acvpu, CP_ACVPU_UNKNOWN);
+	/* a patient key of 64 bytes is kept whole */
+	CU_ASSERT_EQUAL(
+		load(&c,
+		     "patients: {settings: [{patient: "
+		     "P234567890123456789012345678901234567890123456789012345678901234}]}\n",
+		     err),
+		0);
+	CU_ASSERT_EQUAL_FATAL(c.n_patient_settings, 1);
+	CU_ASSERT_EQUAL(strlen(c.patient_settings[0].patient), CP_PATIENT_ID_MAX);
+	/* other patients keys leave the list alone; an empty list or null clears it */
+	CU_ASSERT_EQUAL(load(&c, "patients: {max: 10}\n", err), 0);
+	CU_ASSERT_EQUAL(c.n_patient_settings, 1);
+	CU_ASSERT_EQUAL(load(&c, "patients: {settings: []}\n", err), 0);
+	CU_ASSERT_EQUAL(c.n_patient_settings, 0);
+	CU_ASSERT_PTR_NULL(c.patient_settings);
+	CU_ASSERT_EQUAL(load(&c, "patients: {settings: [{patient: X}]}\n", err), 0);
+	CU_ASSERT_EQUAL(c.n_patient_settings, 1);
+	CU_ASSERT_EQUAL(load(&c, "patients:\n  settings:\n", err), 0);
+	CU_ASSERT_EQUAL(c.n_patient_settings, 0);
+	cp_config_free(&c);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1569,6 +2172,8 @@ vigil_test_register(void)
 		{"print text", test_print_text},
 		{"rules section", test_rules_section},
 		{"storage section", test_storage_section},
+		{"alarms section", test_alarms_section},
+		{"patients section", test_patients_section},
 		{"add port", test_add_port},
 		{"eal args: defaults", test_eal_args_default},
 		{"eal args: lcores given", test_eal_args_lcores_given},
