@@ -114,4 +114,33 @@ struct bench_store_opts {
  */
 int bench_store(const struct bench_store_opts *o);
 
+#define BENCH_CONSUMER_DEFAULT_RUNS 5u
+#define BENCH_CONSUMER_DEFAULT_EVENTS 3000000ul
+#define BENCH_CONSUMER_SMOKE_EVENTS 50000ul
+#define BENCH_CONSUMER_DEFAULT_BEDS 1000u
+#define BENCH_CONSUMER_SMOKE_BEDS 50u
+
+/* What the consumer scenario is asked for. */
+struct bench_consumer_opts {
+	unsigned runs;
+	unsigned long events; /**< events per run (whole simulated seconds: at least this) */
+	bool smoke;	      /**< a small ward */
+	bool json;
+	const char *command;   /**< the command line, for the report */
+	const char *rules_dir; /**< holds clinical.rules and network.rules */
+	const char *dir; /**< where its store and alarm log go (NULL: $TMPDIR, else /var/tmp) */
+};
+
+/*
+ * The consumer scenario (bench-consumer.c): events per second through the
+ * clinical pipeline (cp_clinical: alarm manager, patient state, NEWS2, the
+ * alarm log, the store) on the calling thread, fed a simulated ward in the
+ * consumer's order (ALARM events, then a TELEMETRY batch of 64, then the
+ * idle tick), without storage or log, with the log, with storage, and the
+ * same loop with no-op hooks as the baseline.
+ * @return 0, -ENOMEM, what loading the rules or opening the store gave, or
+ *         -EPROTO when a counter of a run is not what was fed.
+ */
+int bench_consumer(const struct bench_consumer_opts *o);
+
 #endif /* VIGIL_BENCH_H */

@@ -1,9 +1,9 @@
 /*
  * vigil-bench.c - micro-benchmarks of the data plane's per-packet cost.
  *
- *   vigil-bench [--scenario parse|decode|rules|rings|reload|store] [--runs R] [--packets N]
- *               [--rules N[,N...]] [--reloads N] [--rules-dir DIR] [--store-dir DIR]
- *               [--smoke] [--json] [-- EAL arguments]
+ *   vigil-bench [--scenario parse|decode|rules|rings|reload|store|consumer] [--runs R]
+ *               [--packets N] [--rules N[,N...]] [--reloads N] [--rules-dir DIR]
+ *               [--store-dir DIR] [--smoke] [--json] [-- EAL arguments]
  *
  * A claim such as "vigil parses N Mpps per core" is only worth the command
  * that measured it. This tool owns that command: it starts the EAL itself
@@ -116,22 +116,29 @@ usage(FILE *out)
 		"                    4096 and 256, sealed and not, and synced alarm put\n"
 		"                    latency, against RocksDB alone (runs 3; --packets N:\n"
 		"                    observations per run, default %lu)\n"
+		"                    consumer: events/s through the clinical pipeline\n"
+		"                    (alarm manager, patients, NEWS2) on a simulated\n"
+		"                    ward: without storage, with the alarm log, with\n"
+		"                    storage, against no-op hooks (runs 5; --packets N:\n"
+		"                    events per run, default %lu)\n"
 		"  --runs R          timed runs, median reported (default %u)\n"
 		"  --packets N       packets per run, rounded up to whole passes over the\n"
 		"                    %u prebuilt frames (default %lu)\n"
 		"  --rules N[,N...]  ruleset sizes for the rules scenario (default\n"
 		"                    10,1000,10000; with --smoke 10,100)\n"
 		"  --reloads N       reloads in the reload scenario (default %u, --smoke %u)\n"
-		"  --rules-dir DIR   where the reload scenario finds clinical.rules and\n"
-		"                    network.rules (default $VIGIL_SOURCE_ROOT/rules, else rules)\n"
-		"  --store-dir DIR   where the store scenario makes its databases (default\n"
-		"                    $TMPDIR, else /var/tmp)\n"
+		"  --rules-dir DIR   where the reload and consumer scenarios find\n"
+		"                    clinical.rules and network.rules (default\n"
+		"                    $VIGIL_SOURCE_ROOT/rules, else rules)\n"
+		"  --store-dir DIR   where the store and consumer scenarios make their\n"
+		"                    databases (default $TMPDIR, else /var/tmp)\n"
 		"  --smoke           a tiny run (%u run, %lu packets) that checks the counters\n"
 		"  --json            print the result as one JSON object\n"
 		"  -h, --help        this text\n"
 		"EAL arguments after -- replace the defaults:",
-		BENCH_STORE_DEFAULT_OBS, BENCH_DEFAULT_RUNS, BENCH_N_FRAMES, BENCH_DEFAULT_PACKETS,
-		BENCH_RELOAD_DEFAULT, BENCH_RELOAD_SMOKE, BENCH_SMOKE_RUNS, BENCH_SMOKE_PACKETS);
+		BENCH_STORE_DEFAULT_OBS, BENCH_CONSUMER_DEFAULT_EVENTS, BENCH_DEFAULT_RUNS,
+		BENCH_N_FRAMES, BENCH_DEFAULT_PACKETS, BENCH_RELOAD_DEFAULT, BENCH_RELOAD_SMOKE,
+		BENCH_SMOKE_RUNS, BENCH_SMOKE_PACKETS);
 	for (size_t i = 0; i < sizeof(default_eal_args) / sizeof(default_eal_args[0]); i++)
 		fprintf(out, " %s", default_eal_args[i]);
 	fputc('\n', out);
@@ -257,10 +264,11 @@ parse_args(int argc, char **argv, struct bench_opts *o)
 	}
 	if (strcmp(o->scenario, "parse") != 0 && strcmp(o->scenario, "decode") != 0 &&
 	    strcmp(o->scenario, "rules") != 0 && strcmp(o->scenario, "rings") != 0 &&
-	    strcmp(o->scenario, "reload") != 0 && strcmp(o->scenario, "store") != 0) {
+	    strcmp(o->scenario, "reload") != 0 && strcmp(o->scenario, "store") != 0 &&
+	    strcmp(o->scenario, "consumer") != 0) {
 		fprintf(stderr,
 			"vigil-bench: unknown scenario '%s' (known: parse, decode, rules, rings, "
-			"reload, store)\n",
+			"reload, store, consumer)\n",
 			o->scenario);
 		return -EINVAL;
 	}
@@ -300,16 +308,26 @@ parse_args(int argc, char **argv, struct bench_opts *o)
 			o->runs = o->smoke ? BENCH_SMOKE_RUNS : BENCH_STORE_DEFAULT_RUNS;
 		if (!packets_given)
 			o->packets = o->smoke ? BENCH_STORE_SMOKE_OBS : BENCH_STORE_DEFAULT_OBS;
+	} else if (strcmp(o->scenario, "consumer") == 0) {
+		if (!runs_given)
+			o->runs = o->smoke ? BENCH_SMOKE_RUNS : BENCH_CONSUMER_DEFAULT_RUNS;
+		if (!packets_given)
+			o->packets = o->smoke ? BENCH_CONSUMER_SMOKE_EVENTS
+					      : BENCH_CONSUMER_DEFAULT_EVENTS;
 	} else if (o->store_dir != NULL) {
-		fprintf(stderr, "vigil-bench: --store-dir is for --scenario store\n");
+		fprintf(stderr, "vigil-bench: --store-dir is for --scenario store and consumer\n");
 		return -EINVAL;
 	}
 	if (strcmp(o->scenario, "reload") == 0) {
 		if (o->reloads == 0)
 			o->reloads = o->smoke ? BENCH_RELOAD_SMOKE : BENCH_RELOAD_DEFAULT;
-	} else if (o->reloads != 0 || o->rules_dir != NULL) {
-		fprintf(stderr,
-			"vigil-bench: --reloads and --rules-dir are for --scenario reload\n");
+	} else if (o->reloads != 0) {
+		fprintf(stderr, "vigil-bench: --reloads is for --scenario reload\n");
+		return -EINVAL;
+	}
+	if (o->rules_dir != NULL && strcmp(o->scenario, "reload") != 0 &&
+	    strcmp(o->scenario, "consumer") != 0) {
+		fprintf(stderr, "vigil-bench: --rules-dir is for --scenario reload and consumer\n");
 		return -EINVAL;
 	}
 	return 0;
@@ -966,6 +984,28 @@ scenario_rings(const struct bench_opts *o, int argc, char **argv)
 	return rc;
 }
 
+/*
+ * Where the shipped rules are: --rules-dir, else $VIGIL_SOURCE_ROOT/rules,
+ * else rules. @p *dir gets what was allocated for it (free it).
+ * @return 0, -ENOMEM.
+ */
+static int
+rules_dir_of(const struct bench_opts *o, const char **out, char **dir)
+{
+	const char *root = getenv("VIGIL_SOURCE_ROOT");
+
+	*dir = NULL;
+	*out = o->rules_dir;
+	if (*out != NULL)
+		return 0;
+	if (root != NULL && root[0] != '\0' && asprintf(dir, "%s/rules", root) < 0) {
+		*dir = NULL;
+		return -ENOMEM;
+	}
+	*out = *dir != NULL ? *dir : "rules";
+	return 0;
+}
+
 /* The reload scenario runs a plane of its own on the EAL's lcores. */
 static int
 scenario_reload(const struct bench_opts *o, int argc, char **argv)
@@ -974,23 +1014,47 @@ scenario_reload(const struct bench_opts *o, int argc, char **argv)
 		.reloads = o->reloads,
 		.smoke = o->smoke,
 		.json = o->json,
-		.rules_dir = o->rules_dir,
 	};
-	const char *root = getenv("VIGIL_SOURCE_ROOT");
 	char *cmd = command_text(argc, argv), *dir = NULL;
 	int rc;
 
 	if (cmd == NULL)
 		return -ENOMEM;
-	if (ro.rules_dir == NULL) {
-		if (root != NULL && root[0] != '\0' && asprintf(&dir, "%s/rules", root) < 0) {
-			free(cmd);
-			return -ENOMEM;
-		}
-		ro.rules_dir = dir != NULL ? dir : "rules";
+	rc = rules_dir_of(o, &ro.rules_dir, &dir);
+	if (rc != 0) {
+		free(cmd);
+		return rc;
 	}
 	ro.command = cmd;
 	rc = bench_reload(&ro);
+	free(dir);
+	free(cmd);
+	return rc;
+}
+
+/* The consumer scenario needs no EAL either; it runs pinned like the others. */
+static int
+scenario_consumer(const struct bench_opts *o, int argc, char **argv)
+{
+	struct bench_consumer_opts co = {
+		.runs = o->runs,
+		.events = o->packets,
+		.smoke = o->smoke,
+		.json = o->json,
+		.dir = o->store_dir,
+	};
+	char *cmd = command_text(argc, argv), *dir = NULL;
+	int rc;
+
+	if (cmd == NULL)
+		return -ENOMEM;
+	rc = rules_dir_of(o, &co.rules_dir, &dir);
+	if (rc != 0) {
+		free(cmd);
+		return rc;
+	}
+	co.command = cmd;
+	rc = bench_consumer(&co);
 	free(dir);
 	free(cmd);
 	return rc;
@@ -1083,6 +1147,8 @@ main(int argc, char **argv)
 		rc = scenario_reload(&o, argc, orig_argv);
 	} else if (strcmp(o.scenario, "store") == 0) {
 		rc = scenario_store(&o, argc, orig_argv);
+	} else if (strcmp(o.scenario, "consumer") == 0) {
+		rc = scenario_consumer(&o, argc, orig_argv);
 	} else {
 		rc = scenario_parse(&o, argc, orig_argv);
 	}
