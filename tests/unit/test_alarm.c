@@ -918,7 +918,10 @@ full_alarm(struct cp_alarm *a)
 		a->hist[i].state = (uint8_t)(i % CP_ALARM__STATES);
 		a->hist[i].priority = (uint8_t)(i % RULE_PRIO__COUNT);
 		a->hist[i].time_ns = NS(i) + i;
-		snprintf(a->hist[i].by, sizeof(a->hist[i].by), i % 2 ? "nurse %u" : "", i);
+		if (i % 2)
+			snprintf(a->hist[i].by, sizeof(a->hist[i].by), "nurse %u", i);
+		else
+			a->hist[i].by[0] = '\0';
 	}
 }
 
