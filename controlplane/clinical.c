@@ -59,7 +59,9 @@
 #define ANNOUNCE_RING 1024 /* alarm changes waiting for their group's sync */
 #define RULE_CACHE 4096	   /* sids whose facts are kept (direct-mapped) */
 #define RESTORE_META "alarm_restore_from"
-#define CLOCK_META "alarm_replay_clock" /* packet time: the newest alarm change stored */
+/* The newest alarm change stored and announced: a restart announces what came after it. */
+#define CLOCK_META "alarm_announced_upto"
+#define CLOCK_META_EVERY_NS SEC /* live: written at most this often */
 #define SENDER_KEY_MAX 48
 #define SENDER_BUCKETS 16     /* a decode-error window's resolution */
 #define HELD_MAX 16384	      /* hits held per worker (more: taken at once, counted held_full) */
@@ -145,7 +147,9 @@ struct cp_clinical {
 	} held[DP_MAX_WORKERS];
 	int64_t resume_ns;	  /* packet time: events up to this were seen before a restart */
 	int64_t newest_change_ns; /* the newest alarm change's time */
-	int64_t clock_said_ns;	  /* packet time: CLOCK_META as last written */
+	int64_t announced_ns;	  /* the newest change announced after being stored */
+	int64_t clock_said_ns;	  /* CLOCK_META as last written */
+	int64_t clock_said_at;	  /* when (CLOCK_MONOTONIC) */
 	int64_t next_scan_ns;
 	/* Technical alarms restored at start-up (restored_tech). */
 	unsigned n_restored, n_silent;
@@ -392,6 +396,8 @@ static void
 announce(struct cp_clinical *c, const struct cp_alarm *a, enum cp_alarm_change ch, bool stored)
 {
 	count(c, stored ? CP_CLIN_announced : CP_CLIN_announced_unstored, 1);
+	if (stored && a->changed_ns > c->announced_ns)
+		c->announced_ns = a->changed_ns;
 	if (c->eve == NULL)
 		return;
 	if (cp_eve_alarm(c->eve, a, ch, stored) == 0)
@@ -994,6 +1000,15 @@ rescore_one(void *arg, const struct cp_patient *pt)
 	return 0;
 }
 
+static int64_t
+mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * SEC + ts.tv_nsec;
+}
+
 static void
 restore_mark(struct cp_clinical *c)
 {
@@ -1004,12 +1019,21 @@ restore_mark(struct cp_clinical *c)
 		from = cp_alarms_next_id(c->alarms);
 	if (c->o.store == NULL || c->storage_failing)
 		return;
-	/* A replay after a restart skips what this one has seen (resume_ns). */
-	if (c->o.packet_time && c->newest_change_ns > c->clock_said_ns) {
+	/*
+	 * What has been stored and announced: a restart announces the stored
+	 * changes after it (a kill between the sync and the log line loses no
+	 * announcement; one between the line and this write repeats it), and a
+	 * replay after a restart skips what was seen (resume_ns). Live, at most
+	 * once a second: it costs a sync.
+	 */
+	if (c->announced_ns > c->clock_said_ns &&
+	    (c->o.packet_time || mono_ns() - c->clock_said_at >= CLOCK_META_EVERY_NS)) {
 		for (unsigned i = 0; i < 8; i++)
-			be[i] = (uint8_t)((uint64_t)c->newest_change_ns >> (56 - 8 * i));
-		if (store_meta_put(c->o.store, CLOCK_META, be, sizeof(be)) == 0)
-			c->clock_said_ns = c->newest_change_ns;
+			be[i] = (uint8_t)((uint64_t)c->announced_ns >> (56 - 8 * i));
+		if (store_meta_put(c->o.store, CLOCK_META, be, sizeof(be)) == 0) {
+			c->clock_said_ns = c->announced_ns;
+			c->clock_said_at = mono_ns();
+		}
 	}
 	if (from == c->restore_from)
 		return;
@@ -1245,7 +1269,9 @@ end_restored(struct cp_clinical *c, int64_t now)
 struct restore_scan {
 	struct cp_clinical *c;
 	unsigned restored;
+	unsigned announced; /* stored changes announced again: after CLOCK_META */
 	int64_t newest_ns;
+	int64_t announced_upto; /* CLOCK_META as read */
 };
 
 static int
@@ -1270,6 +1296,11 @@ restore_one(void *arg, uint64_t id, int64_t time_ns, const char *json, size_t le
 	}
 	if (a->changed_ns > rs->newest_ns)
 		rs->newest_ns = a->changed_ns;
+	/* Stored, maybe never announced (killed in between): announce it now. */
+	if (a->changed_ns > rs->announced_upto && a->n_hist > 0) {
+		announce(rs->c, a, a->hist[a->n_hist - 1].change, true);
+		rs->announced++;
+	}
 	if (cp_alarms_restore(rs->c->alarms, a) == 1) {
 		rs->restored++;
 		if (a->source == CP_ALS_TECHNICAL)
@@ -1292,6 +1323,15 @@ restore(struct cp_clinical *c)
 		for (unsigned i = 0; i < 8; i++)
 			from = from << 8 | be[i];
 	}
+	if (store_meta_get(c->o.store, CLOCK_META, be, sizeof(be)) == (int)sizeof(be)) {
+		for (unsigned i = 0; i < 8; i++)
+			rs.announced_upto = (int64_t)((uint64_t)rs.announced_upto << 8 | be[i]);
+		c->clock_said_ns = rs.announced_upto;
+		rs.newest_ns = rs.announced_upto;
+	} else if (from < next) {
+		/* An older store: what it holds was announced by then. */
+		rs.announced_upto = INT64_MAX;
+	}
 	for (uint64_t id = from; id < next; id++) {
 		int rc = store_alarm_get(c->o.store, id, restore_one, &rs);
 
@@ -1299,24 +1339,17 @@ restore(struct cp_clinical *c)
 			return rc;
 	}
 	c->restore_from = from;
-	if (store_meta_get(c->o.store, CLOCK_META, be, sizeof(be)) == (int)sizeof(be)) {
-		int64_t clock = 0;
-
-		for (unsigned i = 0; i < 8; i++)
-			clock = (int64_t)((uint64_t)clock << 8 | be[i]);
-		c->clock_said_ns = clock;
-		if (clock > rs.newest_ns)
-			rs.newest_ns = clock;
-	}
 	c->newest_change_ns = rs.newest_ns;
+	c->announced_ns = rs.newest_ns;
 	c->resume_ns = rs.newest_ns;
 	if (c->o.packet_time)
 		c->now_ns = rs.newest_ns;
 	if (rs.restored > 0 || from < next) {
 		fprintf(c->o.log,
 			"vigild: alarms: %u open alarm%s restored from storage (ids %" PRIu64
-			" to %" PRIu64 " read)\n",
-			rs.restored, rs.restored == 1 ? "" : "s", from, next - 1);
+			" to %" PRIu64 " read; %u stored change%s announced again)\n",
+			rs.restored, rs.restored == 1 ? "" : "s", from, next - 1, rs.announced,
+			rs.announced == 1 ? "" : "s");
 		fflush(c->o.log);
 	}
 	return 0;
@@ -1373,11 +1406,6 @@ cp_clinical_new(const struct cp_clinical_opts *o, struct cp_clinical **out)
 	rc = cp_alarms_new(&ao, &c->alarms);
 	if (rc != 0)
 		goto fail;
-	if (c->o.store != NULL) {
-		rc = restore(c);
-		if (rc != 0)
-			goto fail;
-	}
 	if (c->o.log_path != NULL) {
 		rc = cp_eve_open(c->o.log_path, &c->eve);
 		if (rc != 0) {
@@ -1386,6 +1414,12 @@ cp_clinical_new(const struct cp_clinical_opts *o, struct cp_clinical **out)
 			fflush(c->o.log);
 			goto fail;
 		}
+	}
+	/* After the log is open: a stored change never announced is announced here. */
+	if (c->o.store != NULL) {
+		rc = restore(c);
+		if (rc != 0)
+			goto fail;
 	}
 	if (c->o.persist != NULL) {
 		cp_persist_hooks(c->o.persist, &c->persist);
