@@ -50,6 +50,7 @@
 #include <string.h>
 #include <time.h>
 
+#include <arpa/inet.h>
 #include <urcu/urcu-qsbr.h>
 
 #include "controlplane.h"
@@ -338,8 +339,10 @@ dev_get(struct cp_clinical *c, uint64_t device, int64_t now)
 		}
 		if (d->device == 0) {
 			/* Keep a quarter free: probes stay short. */
-			if (c->n_dev + 1 > (c->dev_mask + 1) / 4 * 3)
+			if (c->n_dev + 1 > (c->dev_mask + 1) / 4 * 3) {
+				count(c, CP_CLIN_untracked, 1);
 				return NULL;
+			}
 			memset(d, 0, sizeof(*d));
 			d->device = device;
 			d->last_seen_ns = now;
@@ -372,18 +375,10 @@ subject_of(const struct dev *d, struct cp_subject *s)
 static void
 sender_subject(const struct dp_event *ev, char *buf, size_t len, struct cp_subject *s)
 {
-	char ip[64] = "?";
+	char ip[INET6_ADDRSTRLEN] = "?";
 
-	if (ev->ip_version == 4)
-		snprintf(ip, sizeof(ip), "%u.%u.%u.%u", ev->src[0], ev->src[1], ev->src[2],
-			 ev->src[3]);
-	else if (ev->ip_version == 6) {
-		size_t n = 0;
-
-		for (unsigned i = 0; i < 16 && n + 6 < sizeof(ip); i += 2)
-			n += (size_t)snprintf(ip + n, sizeof(ip) - n, "%s%x", i ? ":" : "",
-					      ev->src[i] << 8 | ev->src[i + 1]);
-	}
+	if (ev->ip_version == 4 || ev->ip_version == 6)
+		inet_ntop(ev->ip_version == 4 ? AF_INET : AF_INET6, ev->src, ip, sizeof(ip));
 	snprintf(buf, len, "sender:%s", ip);
 	*s = (struct cp_subject){.device = 0, .patient = buf};
 }
@@ -702,6 +697,7 @@ decode_error(struct cp_clinical *c, const struct dp_event *ev, const struct cp_s
 		}
 		return;
 	}
+	count(c, CP_CLIN_untracked, 1);
 }
 
 static void
@@ -1240,10 +1236,14 @@ restored_tech(struct cp_clinical *c, const struct cp_alarm *a)
 	if (a->sid == CP_SID_DEVICE_SILENT) {
 		if (c->n_silent < RESTORED_MAX)
 			c->silent_restored[c->n_silent++] = a->device;
+		else
+			count(c, CP_CLIN_untracked, 1);
 		return;
 	}
-	if (c->n_restored == RESTORED_MAX)
+	if (c->n_restored == RESTORED_MAX) {
+		count(c, CP_CLIN_untracked, 1);
 		return;
+	}
 	r = &c->restored[c->n_restored++];
 	r->sid = a->sid;
 	r->device = a->device;

@@ -1131,7 +1131,9 @@ void cp_reload_counts(const struct cp_reloader *r, uint64_t *good, uint64_t *ref
 	X(log_failed, "alarm log writes that failed")                                              \
 	X(seq_gaps, "VTP sequence gaps seen")                                                      \
 	X(decode_errors, "datagrams that did not decode, by sender")                               \
-	X(tech_conditions, "technical conditions raised")
+	X(tech_conditions, "technical conditions raised")                                          \
+	X(untracked, "devices, senders or restored technical alarms not watched: a table was "     \
+		     "full")
 
 #define CP_X_ENUM_CLIN(name, desc) CP_CLIN_##name,
 enum cp_clinical_counter { CP_CLINICAL_COUNTERS(CP_X_ENUM_CLIN) CP_CLIN__COUNT };
