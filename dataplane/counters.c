@@ -156,6 +156,8 @@ dp_stats_add(struct dp_stats *to, const struct dp_stats *from)
 	dp_count(&to->rx_packets, dp_read(&from->rx_packets));
 	dp_count(&to->rx_bytes, dp_read(&from->rx_bytes));
 	dp_count(&to->rx_bursts, dp_read(&from->rx_bursts));
+	dp_count(&to->busy_cycles, dp_read(&from->busy_cycles));
+	dp_count(&to->loop_cycles, dp_read(&from->loop_cycles));
 	dp_count(&to->tx_packets, dp_read(&from->tx_packets));
 	for (unsigned i = 0; i < DP_OUT__COUNT; i++)
 		dp_count(&to->outcome[i], dp_read(&from->outcome[i]));

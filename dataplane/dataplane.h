@@ -201,8 +201,10 @@ enum dp_table_counter { DP_TABLE_COUNTERS(DP_X_ENUM_TAB) DP_TAB__COUNT };
 struct dp_stats {
 	alignas(64) _Atomic uint64_t rx_packets;
 	_Atomic uint64_t rx_bytes;
-	_Atomic uint64_t rx_bursts;  /**< non-empty bursts */
-	_Atomic uint64_t tx_packets; /**< replies the PMD accepted */
+	_Atomic uint64_t rx_bursts;   /**< non-empty bursts */
+	_Atomic uint64_t tx_packets;  /**< replies the PMD accepted */
+	_Atomic uint64_t busy_cycles; /**< TSC cycles of poll loops that received a frame */
+	_Atomic uint64_t loop_cycles; /**< TSC cycles of every poll loop (busy ratio: busy/loop) */
 	_Atomic uint64_t outcome[DP_OUT__COUNT];
 	_Atomic uint64_t drop[DP_DROP__COUNT];
 	_Atomic uint64_t hl7[DP_HL7__COUNT];
@@ -1066,6 +1068,8 @@ struct dp_lanes {
 	 * cannot. dp_stop clears it first, so a stopping worker never hangs.
 	 */
 	const atomic_bool *wait;
+	/** The most events a lane has held after a put (written by the producer). */
+	_Atomic unsigned high_water[DP_LANE__COUNT];
 };
 
 /**
@@ -1094,6 +1098,10 @@ unsigned dp_lanes_take(struct dp_lanes *l, enum dp_lane lane, struct dp_event *o
 
 /** Events waiting on @p lane. */
 unsigned dp_lanes_count(const struct dp_lanes *l, enum dp_lane lane);
+/** Events @p lane can hold. */
+unsigned dp_lanes_capacity(const struct dp_lanes *l, enum dp_lane lane);
+/** The most events @p lane has held (any thread). */
+unsigned dp_lanes_high_water(const struct dp_lanes *l, enum dp_lane lane);
 
 /** The event of an observation, a rule hit or a device alarm (no EAL needed). */
 void dp_event_obs(struct dp_event *ev, const struct dp_obs *o, unsigned index,

@@ -126,11 +126,19 @@ dp_lanes_put(struct dp_lanes *l, enum dp_lane lane, const struct dp_event *ev, u
 		[DP_LANE_ALARM] = DP_EVC_alarm_lost,
 		[DP_LANE_TELEMETRY] = DP_EVC_telemetry_lost,
 	};
-	unsigned done;
+	unsigned done, room;
 
 	if (unlikely((unsigned)lane >= DP_LANE__COUNT || n == 0))
 		return 0;
-	done = rte_ring_sp_enqueue_burst_elem(l->ring[lane], ev, DP_EVENT_SIZE, n, NULL);
+
+	done = rte_ring_sp_enqueue_burst_elem(l->ring[lane], ev, DP_EVENT_SIZE, n, &room);
+	/* The fullest the ring has been (one producer: a plain load and store). */
+	if (done > 0) {
+		unsigned used = rte_ring_get_capacity(l->ring[lane]) - room;
+
+		if (used > atomic_load_explicit(&l->high_water[lane], memory_order_relaxed))
+			atomic_store_explicit(&l->high_water[lane], used, memory_order_relaxed);
+	}
 	/* A replay waits for the consumer (never on a NIC: lanes.wait is NULL). */
 	while (unlikely(done < n) && l->wait != NULL &&
 	       atomic_load_explicit(l->wait, memory_order_relaxed)) {
@@ -159,6 +167,22 @@ dp_lanes_count(const struct dp_lanes *l, enum dp_lane lane)
 	if ((unsigned)lane >= DP_LANE__COUNT || l->ring[lane] == NULL)
 		return 0;
 	return rte_ring_count(l->ring[lane]);
+}
+
+unsigned
+dp_lanes_capacity(const struct dp_lanes *l, enum dp_lane lane)
+{
+	if ((unsigned)lane >= DP_LANE__COUNT || l->ring[lane] == NULL)
+		return 0;
+	return rte_ring_get_capacity(l->ring[lane]);
+}
+
+unsigned
+dp_lanes_high_water(const struct dp_lanes *l, enum dp_lane lane)
+{
+	if ((unsigned)lane >= DP_LANE__COUNT)
+		return 0;
+	return atomic_load_explicit(&l->high_water[lane], memory_order_relaxed);
 }
 
 /* ------------------------------------------------------------------------ */

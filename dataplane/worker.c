@@ -444,11 +444,20 @@ dp_worker_main(void *arg)
 	urcu_qsbr_register_thread();
 	w->rcu_online = true;
 	atomic_store_explicit(&w->online, true, memory_order_release);
+	uint64_t last = rte_rdtsc();
+
 	while (!atomic_load_explicit(&dp->stop, memory_order_relaxed)) {
 		unsigned got = 0;
+		uint64_t now;
 
 		for (unsigned i = 0; i < w->n_rxq; i++)
 			got += poll_queue(w, &w->rxq[i]);
+		/* The busy ratio, as DPDK's lcore telemetry has it: loops that received. */
+		now = rte_rdtsc();
+		dp_count(&w->stats.loop_cycles, now - last);
+		if (got > 0)
+			dp_count(&w->stats.busy_cycles, now - last);
+		last = now;
 		if (got > 0) {
 			urcu_qsbr_quiescent_state();
 			continue;
