@@ -261,9 +261,9 @@ out:
 /* The API                                                                   */
 /* ------------------------------------------------------------------------ */
 
-int
-store_backup(struct store *s, const char *backup_dir, struct store_backup_info *info, char *err,
-	     size_t errlen)
+static int
+backup(struct store *s, const char *backup_dir, struct store_backup_info *info, bool batch,
+       char *err, size_t errlen)
 {
 	const rocksdb_backup_engine_info_t *bi = NULL;
 	bool writer = s != NULL && s->o.mode == STORE_READ_WRITE;
@@ -276,7 +276,7 @@ store_backup(struct store *s, const char *backup_dir, struct store_backup_info *
 		return -EINVAL;
 	}
 	/* The batch first, so that the backup holds every observation added so far. */
-	if (writer) {
+	if (writer && batch) {
 		rc = store_flush(s);
 		if (rc != 0) {
 			set_err(err, errlen,
@@ -316,6 +316,20 @@ out:
 	free(rerr);
 	engine_close(&e);
 	return rc;
+}
+
+int
+store_backup(struct store *s, const char *backup_dir, struct store_backup_info *info, char *err,
+	     size_t errlen)
+{
+	return backup(s, backup_dir, info, true, err, errlen);
+}
+
+int
+store_backup_live(struct store *s, const char *backup_dir, struct store_backup_info *info,
+		  char *err, size_t errlen)
+{
+	return backup(s, backup_dir, info, false, err, errlen);
 }
 
 int

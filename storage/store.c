@@ -644,6 +644,7 @@ store_open(const struct store_opts *opts, struct store **out, char *err, size_t 
 	s = calloc(1, sizeof(*s));
 	if (s == NULL)
 		return fail(err, errlen, -ENOMEM, "%s: out of memory", opts->dir);
+	pthread_mutex_init(&s->nonce_lock, NULL);
 	rc = copy_opts(s, opts);
 	if (rc < 0) {
 		fail(err, errlen, rc, "%s: out of memory", opts->dir);
@@ -680,7 +681,8 @@ store_open(const struct store_opts *opts, struct store **out, char *err, size_t 
 	if (s->o.mode == STORE_READ_WRITE) {
 		s->batch = rocksdb_writebatch_create();
 		s->scratch = malloc(STORE_VALUE_HDR + STORE_RECORD_MAX + STORE_SEAL_OVERHEAD);
-		if (s->scratch == NULL) {
+		s->audit_scratch = malloc(STORE_VALUE_HDR + STORE_RECORD_MAX + STORE_SEAL_OVERHEAD);
+		if (s->scratch == NULL || s->audit_scratch == NULL) {
 			rc = fail(err, errlen, -ENOMEM, "%s: out of memory", s->dir);
 			goto fail;
 		}
@@ -762,6 +764,8 @@ store_close(struct store *s)
 	if (s->keys != NULL)
 		store_keys_free(s->keys);
 	free(s->scratch);
+	free(s->audit_scratch);
+	pthread_mutex_destroy(&s->nonce_lock);
 	free(s->dir);
 	free(s->secondary_dir);
 	free(s->key_file);

@@ -17,7 +17,9 @@
  * record, sealed with AES-256-GCM when a key file is configured (the key id
  * in the header, the RocksDB key and the header as additional data).
  *
- * The store is used by one control-plane thread at a time (the writer);
+ * The store is used by one control-plane thread at a time (the writer),
+ * except store_audit_append and store_backup_live, which one other thread
+ * may call meanwhile (vigild's control server);
  * queries and tools may open the same directory read-only or as a secondary
  * instance of a live appliance. Storage uses neither dataplane nor rules.
  * Functions return 0 or a negative errno; the ones that can fail for a
@@ -364,6 +366,15 @@ struct store_backup_info {
  */
 int store_backup(struct store *s, const char *backup_dir, struct store_backup_info *info, char *err,
 		 size_t errlen);
+
+/**
+ * The same from a thread other than the writer's, while the writer goes
+ * on (vigild's control socket): RocksDB's memtables are flushed, but the
+ * writer's observation batch not yet written (at most batch_ms old) is
+ * not in the backup. RocksDB serialises the backup with the writes.
+ */
+int store_backup_live(struct store *s, const char *backup_dir, struct store_backup_info *info,
+		      char *err, size_t errlen);
 
 /**
  * List the backups in @p backup_dir, oldest first; when there are more than

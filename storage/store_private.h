@@ -6,6 +6,7 @@
 #ifndef VIGIL_STORE_PRIVATE_H
 #define VIGIL_STORE_PRIVATE_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 
@@ -62,12 +63,17 @@ struct store {
 	uint64_t next_audit_seq;
 	struct store_keys *keys; /* NULL: not sealed */
 	uint8_t nonce_salt[4];	 /* drawn at open (read-write with keys) */
-	uint64_t nonce_next;	 /* writer thread only */
+	uint64_t nonce_next;	 /* under nonce_lock */
 	uint64_t nonce_limit;	 /* reserved up to here (exclusive) */
 	/* Alarm, audit and meta values are built here (writer thread only):
 	 * STORE_VALUE_HDR + STORE_RECORD_MAX + STORE_SEAL_OVERHEAD bytes, NULL
 	 * when the store is not opened read-write. */
 	uint8_t *scratch;
+	/* The audit's own buffer: audit records are appended by another thread
+	 * than the writer (vigild's control server). Nonces are drawn under
+	 * nonce_lock for the same reason; counters are atomic adds. */
+	uint8_t *audit_scratch;
+	pthread_mutex_t nonce_lock;
 	struct store_expirer *expirer; /* NULL: no retention thread */
 	_Atomic uint64_t cnt[STORE_CNT__COUNT];
 };
@@ -79,13 +85,15 @@ struct store {
  * -EINVAL, "NotFound"/"does not exist" -ENOENT, else -EIO. */
 int store_rocksdb_errno(const char *msg);
 
-/* Single-writer counter increment (relaxed load + store). */
+/*
+ * Counter increment: an atomic add, as the writer and the audit's thread
+ * (vigild's control server) may count the same counter (write_errors,
+ * sealed). Observations cost one or two of them each, beside a RocksDB put.
+ */
 static inline void
 store_count(struct store *s, enum store_counter c, uint64_t n)
 {
-	atomic_store_explicit(&s->cnt[c],
-			      atomic_load_explicit(&s->cnt[c], memory_order_relaxed) + n,
-			      memory_order_relaxed);
+	atomic_fetch_add_explicit(&s->cnt[c], n, memory_order_relaxed);
 }
 
 /* The store's clock (opts.clock or CLOCK_REALTIME). */

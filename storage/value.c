@@ -104,16 +104,18 @@ store_nonce_reserve(struct store *s)
 static int
 nonce_take(struct store *s, uint8_t nonce[STORE_SEAL_NONCE])
 {
-	int rc;
+	int rc = 0;
 
-	if (s->nonce_next >= s->nonce_limit) {
+	/* Two threads write (the writer and the audit's): a nonce is never handed out twice. */
+	pthread_mutex_lock(&s->nonce_lock);
+	if (s->nonce_next >= s->nonce_limit)
 		rc = store_nonce_reserve(s);
-		if (rc < 0)
-			return rc;
+	if (rc == 0) {
+		memcpy(nonce, s->nonce_salt, sizeof(s->nonce_salt));
+		store_be64(nonce + sizeof(s->nonce_salt), s->nonce_next++);
 	}
-	memcpy(nonce, s->nonce_salt, sizeof(s->nonce_salt));
-	store_be64(nonce + sizeof(s->nonce_salt), s->nonce_next++);
-	return 0;
+	pthread_mutex_unlock(&s->nonce_lock);
+	return rc;
 }
 
 size_t

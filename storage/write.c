@@ -127,22 +127,22 @@ store_pending(const struct store *s)
 /* Synced records                                                            */
 /* ------------------------------------------------------------------------ */
 
-/* Build the value in the scratch buffer and write it synced. */
+/* Build the value in @p buf (a scratch buffer) and write it synced. */
 static int
-put_synced(struct store *s, enum store_cf cf, const uint8_t *key, size_t klen, int64_t time_ns,
-	   const void *plain, size_t plen)
+put_synced(struct store *s, uint8_t *buf, enum store_cf cf, const uint8_t *key, size_t klen,
+	   int64_t time_ns, const void *plain, size_t plen)
 {
 	char *rerr = NULL;
 	int n;
 
 	if (plen > STORE_RECORD_MAX)
 		return -EMSGSIZE;
-	n = store_value_make(s, key, klen, time_ns, plain, plen, s->scratch,
+	n = store_value_make(s, key, klen, time_ns, plain, plen, buf,
 			     STORE_VALUE_HDR + STORE_RECORD_MAX + STORE_SEAL_OVERHEAD);
 	if (n < 0)
 		return n;
-	rocksdb_put_cf(s->db, s->wo_sync, s->cf[cf], (const char *)key, klen,
-		       (const char *)s->scratch, (size_t)n, &rerr);
+	rocksdb_put_cf(s->db, s->wo_sync, s->cf[cf], (const char *)key, klen, (const char *)buf,
+		       (size_t)n, &rerr);
 	if (rerr != NULL)
 		return write_failed(s, rerr);
 	return 0;
@@ -261,7 +261,8 @@ store_audit_append(struct store *s, int64_t time_ns, const char *json, size_t le
 		rc = -EOVERFLOW;
 	else {
 		store_key_id(key, n);
-		rc = put_synced(s, STORE_CF_AUDIT, key, sizeof(key), time_ns, json, len);
+		rc = put_synced(s, s->audit_scratch, STORE_CF_AUDIT, key, sizeof(key), time_ns,
+				json, len);
 	}
 	if (rc < 0) {
 		store_count(s, STORE_CNT_audit_failed, 1);
@@ -300,7 +301,8 @@ store_meta_put(struct store *s, const char *name, const void *val, size_t len)
 		return rc;
 	if (val == NULL && len > 0)
 		return -EINVAL;
-	rc = put_synced(s, STORE_CF_META, (const uint8_t *)name, nlen, store_now(s), val, len);
+	rc = put_synced(s, s->scratch, STORE_CF_META, (const uint8_t *)name, nlen, store_now(s),
+			val, len);
 	if (rc == 0)
 		store_count(s, STORE_CNT_meta_written, 1);
 	return rc;
