@@ -44,6 +44,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -172,9 +173,25 @@ struct cp_clinical {
 	struct cp_alarm_rule tech[CP_TECH__COUNT];
 	struct cp_alarm_rule news2_rule[3];
 	_Atomic uint64_t counter[CP_CLIN__COUNT];
+	/* Other threads' calls (cp_clinical_call) and the announcement hook. */
+	pthread_mutex_t call_lock;
+	struct call *calls, **calls_tail;
+	atomic_bool calls_waiting;
+	pthread_mutex_t hook_lock;
+	atomic_bool has_hook;
+	void (*on_announce)(void *arg, const char *line, size_t len);
+	void *announce_arg;
+};
+
+/* A function another thread asked the writer to run (cp_clinical_call). */
+struct call {
+	void (*fn)(void *arg, struct cp_alarms *alarms, int64_t now_ns);
+	void *arg;
+	struct call *next;
 };
 
 static void advance(struct cp_clinical *c, int64_t now);
+static void run_calls(struct cp_clinical *c, bool cancel);
 static void end_restored(struct cp_clinical *c, int64_t now);
 
 #define CP_X_NAME(name, desc) #name,
@@ -390,12 +407,26 @@ sender_subject(const struct dp_event *ev, char *buf, size_t len, struct cp_subje
 static void
 announce(struct cp_clinical *c, const struct cp_alarm *a, enum cp_alarm_change ch, bool stored)
 {
+	char *buf, *line = NULL;
+	size_t len = 0;
+
 	count(c, stored ? CP_CLIN_announced : CP_CLIN_announced_unstored, 1);
 	if (stored && a->changed_ns > c->announced_ns)
 		c->announced_ns = a->changed_ns;
-	if (c->eve == NULL)
+	if (c->eve == NULL && !atomic_load_explicit(&c->has_hook, memory_order_acquire))
 		return;
-	if (cp_eve_alarm(c->eve, a, ch, stored) == 0)
+	buf = cp_eve_alarm_line(a, ch, stored, &line, &len);
+	if (buf != NULL && atomic_load_explicit(&c->has_hook, memory_order_acquire)) {
+		pthread_mutex_lock(&c->hook_lock);
+		if (c->on_announce != NULL)
+			c->on_announce(c->announce_arg, line, len);
+		pthread_mutex_unlock(&c->hook_lock);
+	}
+	if (c->eve == NULL) {
+		free(buf);
+		return;
+	}
+	if (buf != NULL && cp_eve_write(c->eve, buf, line, len) == 0)
 		count(c, CP_CLIN_log_lines, 1);
 	else
 		count(c, CP_CLIN_log_failed, 1);
@@ -1104,6 +1135,8 @@ cp_clinical_tick(void *clinical)
 			end_restored(c, now);
 		advance(c, now);
 	}
+	/* Acknowledgements and the like from other threads: stored with this tick. */
+	run_calls(c, false);
 	if (c->o.persist != NULL) {
 		cp_persist_tick(c->o.persist);
 		restore_mark(c);
@@ -1114,6 +1147,58 @@ cp_clinical_tick(void *clinical)
 /* ------------------------------------------------------------------------ */
 /* Life cycle                                                                */
 /* ------------------------------------------------------------------------ */
+
+int
+cp_clinical_call(struct cp_clinical *c,
+		 void (*fn)(void *arg, struct cp_alarms *alarms, int64_t now_ns), void *arg)
+{
+	struct call *k;
+
+	if (c == NULL || fn == NULL)
+		return -EINVAL;
+	k = malloc(sizeof(*k));
+	if (k == NULL)
+		return -ENOMEM;
+	*k = (struct call){.fn = fn, .arg = arg};
+	pthread_mutex_lock(&c->call_lock);
+	*c->calls_tail = k;
+	c->calls_tail = &k->next;
+	atomic_store_explicit(&c->calls_waiting, true, memory_order_release);
+	pthread_mutex_unlock(&c->call_lock);
+	return 0;
+}
+
+/* Run the calls waiting (writer thread); with @p cancel, tell them they will not run. */
+static void
+run_calls(struct cp_clinical *c, bool cancel)
+{
+	struct call *k, *next;
+
+	if (!atomic_load_explicit(&c->calls_waiting, memory_order_acquire))
+		return;
+	pthread_mutex_lock(&c->call_lock);
+	k = c->calls;
+	c->calls = NULL;
+	c->calls_tail = &c->calls;
+	atomic_store_explicit(&c->calls_waiting, false, memory_order_relaxed);
+	pthread_mutex_unlock(&c->call_lock);
+	for (; k != NULL; k = next) {
+		next = k->next;
+		k->fn(k->arg, cancel ? NULL : c->alarms, c->now_ns);
+		free(k);
+	}
+}
+
+void
+cp_clinical_set_announce(struct cp_clinical *c, void (*fn)(void *arg, const char *line, size_t len),
+			 void *arg)
+{
+	pthread_mutex_lock(&c->hook_lock);
+	c->on_announce = fn;
+	c->announce_arg = arg;
+	atomic_store_explicit(&c->has_hook, fn != NULL, memory_order_release);
+	pthread_mutex_unlock(&c->hook_lock);
+}
 
 void
 cp_clinical_reopen_log(struct cp_clinical *c)
@@ -1370,6 +1455,9 @@ cp_clinical_new(const struct cp_clinical_opts *o, struct cp_clinical **out)
 	if (c == NULL)
 		return -ENOMEM;
 	c->o = *o;
+	pthread_mutex_init(&c->call_lock, NULL);
+	pthread_mutex_init(&c->hook_lock, NULL);
+	c->calls_tail = &c->calls;
 	if (c->o.log == NULL)
 		c->o.log = stderr;
 	if (c->o.alarm.hold_ns <= 0)
@@ -1452,6 +1540,7 @@ cp_clinical_free(struct cp_clinical *c)
 
 		announce(c, &an->alarm, an->change, false);
 	}
+	run_calls(c, true); /* each call runs once: these, cancelled */
 	cp_alarms_free(c->alarms);
 	cp_patients_free(c->patients);
 	for (unsigned w = 0; w < DP_MAX_WORKERS; w++)
@@ -1459,5 +1548,7 @@ cp_clinical_free(struct cp_clinical *c)
 	cp_eve_close(c->eve);
 	free(c->dev);
 	free(c->sender);
+	pthread_mutex_destroy(&c->call_lock);
+	pthread_mutex_destroy(&c->hook_lock);
 	free(c);
 }

@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/un.h>
 
 #include <yaml.h>
 
@@ -144,6 +145,15 @@ cp_config_defaults(struct cp_config *c)
 	cp_patient_opts_defaults(&c->patients);
 	c->n_patient_settings = 0;
 	c->patient_settings = NULL;
+	c->control_socket = strdup(CP_CONTROL_SOCKET);
+	c->metrics_listen = strdup(CP_METRICS_LISTEN);
+	c->backup_dir = strdup(CP_BACKUP_DIR);
+	if (c->control_socket == NULL || c->metrics_listen == NULL || c->backup_dir == NULL) {
+		cp_config_free(c);
+		return -ENOMEM;
+	}
+	c->control_mode = CP_CONTROL_MODE;
+	c->control_max_clients = CP_CONTROL_MAX_CLIENTS;
 	return 0;
 }
 
@@ -178,7 +188,25 @@ cp_config_free(struct cp_config *c)
 	for (i = 0; i < c->n_patient_settings && c->patient_settings != NULL; i++)
 		free(c->patient_settings[i].patient);
 	free(c->patient_settings);
+	free(c->control_socket);
+	free(c->control_group);
+	for (unsigned r = 0; r < CP_ROLE__COUNT; r++)
+		for (i = 0; i < c->roles.n[r] && i < CP_MAX_ROLE_ENTRIES; i++)
+			free(c->roles.entry[r][i]);
+	free(c->audit_key_file);
+	free(c->metrics_listen);
+	free(c->backup_dir);
 	memset(c, 0, sizeof(*c));
+}
+
+/* *dst = a copy of @p src (NULL stays NULL). */
+static int
+dup_opt(char **dst, const char *src)
+{
+	*dst = NULL;
+	if (src != NULL && (*dst = strdup(src)) == NULL)
+		return -ENOMEM;
+	return 0;
 }
 
 /* A deep copy: the loader works on one so that a failed load changes nothing. */
@@ -201,6 +229,12 @@ config_copy(struct cp_config *dst, const struct cp_config *src)
 	dst->alarm_log = NULL;
 	dst->patient_settings = NULL;
 	dst->n_patient_settings = 0;
+	dst->control_socket = NULL;
+	dst->control_group = NULL;
+	memset(&dst->roles, 0, sizeof(dst->roles));
+	dst->audit_key_file = NULL;
+	dst->metrics_listen = NULL;
+	dst->backup_dir = NULL;
 
 	if (src->path != NULL && (dst->path = strdup(src->path)) == NULL)
 		goto nomem;
@@ -233,6 +267,21 @@ config_copy(struct cp_config *dst, const struct cp_config *src)
 		goto nomem;
 	if (src->alarm_log != NULL && (dst->alarm_log = strdup(src->alarm_log)) == NULL)
 		goto nomem;
+	if (dup_opt(&dst->control_socket, src->control_socket) != 0 ||
+	    dup_opt(&dst->control_group, src->control_group) != 0 ||
+	    dup_opt(&dst->audit_key_file, src->audit_key_file) != 0 ||
+	    dup_opt(&dst->metrics_listen, src->metrics_listen) != 0 ||
+	    dup_opt(&dst->backup_dir, src->backup_dir) != 0)
+		goto nomem;
+	for (unsigned r = 0; r < CP_ROLE__COUNT; r++) {
+		/* counted as they are copied, so that a failure frees only those */
+		dst->roles.n[r] = 0;
+		for (i = 0; i < src->roles.n[r]; i++) {
+			if (dup_opt(&dst->roles.entry[r][i], src->roles.entry[r][i]) != 0)
+				goto nomem;
+			dst->roles.n[r]++;
+		}
+	}
 	if (src->n_patient_settings > 0) {
 		dst->patient_settings =
 			calloc(src->n_patient_settings, sizeof(*dst->patient_settings));
@@ -525,7 +574,7 @@ struct key_def {
 	int (*parse)(struct loader *ld, const yaml_node_t *value, const char *path, void *target);
 };
 
-#define MAX_KEYS 16
+#define MAX_KEYS 24
 
 /*
  * Check every key of @p map against @p keys and hand each value to its
@@ -2200,6 +2249,298 @@ cp_config_rule_opts(const struct cp_config *c, struct rule_load_opts *opts, stru
 }
 
 /* ------------------------------------------------------------------------ */
+/* control, audit, metrics, backup                                           */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * A path that may be null (off): resolved against the config file's
+ * directory. @p what names the value for a wrong type ("a socket path
+ * (null: no control socket)"); an empty string is refused.
+ */
+static int
+get_path_or_null(struct loader *ld, const yaml_node_t *value, const char *path, const char *what,
+		 char **out)
+{
+	const char *s;
+	int rc;
+
+	*out = NULL;
+	if (is_null(value))
+		return 0;
+	rc = get_scalar(ld, value, path, what, &s);
+	if (rc < 0)
+		return rc;
+	if (s[0] == '\0')
+		return node_error(ld, value, path, "must not be empty (null turns it off)");
+	return resolve_path(ld, s, out);
+}
+
+/* parse_NAME: the mapping of a section, by its key table. */
+#define SECTION(name, keys)                                                                        \
+	static int parse_##name(struct loader *ld, const yaml_node_t *value, const char *path,     \
+				void *target)                                                      \
+	{                                                                                          \
+		const yaml_node_t *values[MAX_KEYS];                                               \
+                                                                                                   \
+		return walk_mapping(ld, value, path, keys, sizeof(keys) / sizeof(keys[0]), target, \
+				    values);                                                       \
+	}
+
+/* A key holding a path or null, into cp_config.field. */
+#define PATH_OR_NULL(fn, field, what)                                                              \
+	static int fn(struct loader *ld, const yaml_node_t *value, const char *path, void *target) \
+	{                                                                                          \
+		struct cp_config *c = target;                                                      \
+		char *file;                                                                        \
+		int rc;                                                                            \
+                                                                                                   \
+		rc = get_path_or_null(ld, value, path, what, &file);                               \
+		if (rc < 0)                                                                        \
+			return rc;                                                                 \
+		free(c->field);                                                                    \
+		c->field = file;                                                                   \
+		return 0;                                                                          \
+	}
+
+static int
+parse_control_socket(struct loader *ld, const yaml_node_t *value, const char *path, void *target)
+{
+	struct cp_config *c = target;
+	char *sock;
+	int rc;
+
+	rc = get_path_or_null(ld, value, path, "a socket path (null: no control socket)", &sock);
+	if (rc < 0)
+		return rc;
+	if (sock != NULL && strlen(sock) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
+		free(sock);
+		return node_error(ld, value, path, "is longer than a unix socket path may be (%zu)",
+				  sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
+	}
+	free(c->control_socket);
+	c->control_socket = sock;
+	c->control_socket_given = true;
+	return 0;
+}
+
+/* control.mode: permission bits in octal ("0660"; YAML may read it as a number). */
+static int
+parse_control_mode(struct loader *ld, const yaml_node_t *value, const char *path, void *target)
+{
+	struct cp_config *c = target;
+	char shown_value[SHOWN_VALUE_LEN];
+	unsigned long mode;
+	const char *s;
+	char *end;
+	int rc;
+
+	rc = get_scalar(ld, value, path, "permission bits in octal (0660)", &s);
+	if (rc < 0)
+		return rc;
+	errno = 0;
+	mode = strtoul(s, &end, 8);
+	if (s[0] < '0' || s[0] > '7' || *end != '\0' || errno != 0 || mode > 0777)
+		return node_error(ld, value, path, "'%s' is not permission bits in octal (0..0777)",
+				  shown(value, shown_value));
+	if ((mode & 0600) != 0600)
+		return node_error(ld, value, path,
+				  "%s takes the owner's read and write away (vigild's own "
+				  "user could not use it): use 0600 or more",
+				  shown(value, shown_value));
+	c->control_mode = (unsigned)mode;
+	return 0;
+}
+
+static int
+parse_control_group(struct loader *ld, const yaml_node_t *value, const char *path, void *target)
+{
+	struct cp_config *c = target;
+	char *group = NULL;
+	int rc;
+
+	if (!is_null(value)) {
+		rc = get_string(ld, value, path, &group);
+		if (rc < 0)
+			return rc;
+	}
+	free(c->control_group);
+	c->control_group = group;
+	return 0;
+}
+
+static int
+parse_control_max_clients(struct loader *ld, const yaml_node_t *value, const char *path,
+			  void *target)
+{
+	unsigned long v;
+	int rc;
+
+	rc = get_number(ld, value, path, 1, 65536, NULL, &v);
+	if (rc < 0)
+		return rc;
+	((struct cp_config *)target)->control_max_clients = (unsigned)v;
+	return 0;
+}
+
+/* control.roles.ROLE: user names, uids, "@group" or "@gid". */
+static int
+get_role_list(struct loader *ld, const yaml_node_t *value, const char *path, struct cp_config *c,
+	      enum cp_role role)
+{
+	char item[KEY_PATH_LEN], shown_value[SHOWN_VALUE_LEN];
+	yaml_node_item_t *items;
+	size_t n, i;
+	int rc;
+
+	rc = get_list(ld, value, path, &items, &n);
+	if (rc < 0)
+		return rc;
+	if (n > CP_MAX_ROLE_ENTRIES)
+		return node_error(ld, value, path, "more than %d entries", CP_MAX_ROLE_ENTRIES);
+	for (i = 0; i < c->roles.n[role]; i++)
+		free(c->roles.entry[role][i]);
+	c->roles.n[role] = 0;
+	for (i = 0; i < n; i++) {
+		const yaml_node_t *node = yaml_document_get_node(ld->doc, items[i]);
+		const char *s, *name;
+
+		item_path(item, path, i);
+		rc = get_scalar(ld, node, item, "a user name, a uid, or @group", &s);
+		if (rc < 0)
+			return rc;
+		name = s[0] == '@' ? s + 1 : s;
+		if (name[0] == '\0' || strpbrk(name, " \t:,@") != NULL)
+			return node_error(ld, node, item,
+					  "'%s' is not a user name, a uid, or @group",
+					  shown(node, shown_value));
+		c->roles.entry[role][i] = strdup(s);
+		if (c->roles.entry[role][i] == NULL)
+			return -ENOMEM;
+		c->roles.n[role]++;
+	}
+	return 0;
+}
+
+static int
+parse_role_admin(struct loader *ld, const yaml_node_t *value, const char *path, void *target)
+{
+	return get_role_list(ld, value, path, target, CP_ROLE_ADMIN);
+}
+
+static int
+parse_role_operator(struct loader *ld, const yaml_node_t *value, const char *path, void *target)
+{
+	return get_role_list(ld, value, path, target, CP_ROLE_OPERATOR);
+}
+
+static int
+parse_role_viewer(struct loader *ld, const yaml_node_t *value, const char *path, void *target)
+{
+	return get_role_list(ld, value, path, target, CP_ROLE_VIEWER);
+}
+
+static const struct key_def role_keys[] = {
+	{"admin", parse_role_admin},
+	{"operator", parse_role_operator},
+	{"viewer", parse_role_viewer},
+};
+
+SECTION(control_roles, role_keys)
+
+static const struct key_def control_keys[] = {
+	{"socket", parse_control_socket}, {"mode", parse_control_mode},
+	{"group", parse_control_group},	  {"max_clients", parse_control_max_clients},
+	{"roles", parse_control_roles},
+};
+
+SECTION(control, control_keys)
+
+PATH_OR_NULL(parse_audit_key_file, audit_key_file, "a key file (null: no HMAC key)")
+
+static const struct key_def audit_keys[] = {
+	{"key_file", parse_audit_key_file},
+};
+
+SECTION(audit, audit_keys)
+
+/*
+ * metrics.listen: "ADDR:PORT" or "[ADDR6]:PORT" on a loopback address:
+ * /metrics has no authentication, so it is not offered to the network.
+ */
+static int
+parse_metrics_listen(struct loader *ld, const yaml_node_t *value, const char *path, void *target)
+{
+	struct cp_config *c = target;
+	char host[INET6_ADDRSTRLEN + 2], shown_value[SHOWN_VALUE_LEN];
+	unsigned long port;
+	struct in6_addr a6;
+	struct in_addr a4;
+	const char *s, *colon;
+	char *end, *copy;
+	size_t hlen;
+	int rc;
+
+	if (is_null(value)) {
+		free(c->metrics_listen);
+		c->metrics_listen = NULL;
+		c->metrics_listen_given = true;
+		return 0;
+	}
+	rc = get_scalar(ld, value, path, "ADDRESS:PORT (null: no /metrics)", &s);
+	if (rc < 0)
+		return rc;
+	colon = strrchr(s, ':');
+	if (colon == NULL || colon == s)
+		return node_error(ld, value, path, "'%s' is not ADDRESS:PORT",
+				  shown(value, shown_value));
+	errno = 0;
+	port = strtoul(colon + 1, &end, 10);
+	if (colon[1] < '0' || colon[1] > '9' || *end != '\0' || errno != 0 || port < 1 ||
+	    port > 65535)
+		return node_error(ld, value, path, "'%s': the port is not 1..65535",
+				  shown(value, shown_value));
+	hlen = (size_t)(colon - s);
+	if (s[0] == '[' && hlen >= 2 && s[hlen - 1] == ']') {
+		s++;
+		hlen -= 2;
+	}
+	if (hlen >= sizeof(host))
+		return node_error(ld, value, path, "'%s' is not ADDRESS:PORT",
+				  shown(value, shown_value));
+	memcpy(host, s, hlen);
+	host[hlen] = '\0';
+	if (!(strcmp(host, "localhost") == 0 ||
+	      (inet_pton(AF_INET, host, &a4) == 1 && (ntohl(a4.s_addr) >> 24) == 127) ||
+	      (inet_pton(AF_INET6, host, &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6))))
+		return node_error(
+			ld, value, path,
+			"'%s' is not a loopback address: /metrics has no "
+			"authentication (use 127.0.0.1 or [::1], and a proxy to expose it)",
+			host);
+	rc = get_string(ld, value, path, &copy);
+	if (rc < 0)
+		return rc;
+	free(c->metrics_listen);
+	c->metrics_listen = copy;
+	c->metrics_listen_given = true;
+	return 0;
+}
+
+static const struct key_def metrics_keys[] = {
+	{"listen", parse_metrics_listen},
+};
+
+SECTION(metrics, metrics_keys)
+
+PATH_OR_NULL(parse_backup_dir, backup_dir, "a directory (null: no default)")
+
+static const struct key_def backup_keys[] = {
+	{"dir", parse_backup_dir},
+};
+
+SECTION(backup, backup_keys)
+
+/* ------------------------------------------------------------------------ */
 /* The document                                                              */
 /* ------------------------------------------------------------------------ */
 
@@ -2219,6 +2560,10 @@ static const struct key_def top_keys[] = {
 	{"storage", parse_storage},
 	{"alarms", parse_alarms},
 	{"patients", parse_patients},
+	{"control", parse_control},
+	{"audit", parse_audit},
+	{"metrics", parse_metrics},
+	{"backup", parse_backup},
 };
 
 static int
@@ -2687,6 +3032,46 @@ print_patients(const struct cp_config *c, FILE *out)
 	}
 }
 
+static void
+print_path(FILE *out, const char *key, const char *value)
+{
+	fputs(key, out);
+	if (value != NULL)
+		print_quoted(out, value);
+	else
+		fputs("null", out);
+	fputc('\n', out);
+}
+
+static void
+print_control(const struct cp_config *c, FILE *out)
+{
+	static const char *const role_keys_shown[] = {"admin", "operator", "viewer"};
+	static const enum cp_role roles[] = {CP_ROLE_ADMIN, CP_ROLE_OPERATOR, CP_ROLE_VIEWER};
+
+	fputs("control:\n", out);
+	print_path(out, "  socket: ", c->control_socket);
+	fprintf(out, "  mode: \"%04o\"\n", c->control_mode);
+	print_path(out, "  group: ", c->control_group);
+	fprintf(out, "  max_clients: %u\n", c->control_max_clients);
+	fputs("  roles:\n", out);
+	for (unsigned r = 0; r < 3; r++) {
+		fprintf(out, "    %s: [", role_keys_shown[r]);
+		for (unsigned i = 0; i < c->roles.n[roles[r]]; i++) {
+			if (i > 0)
+				fputs(", ", out);
+			print_quoted(out, c->roles.entry[roles[r]][i]);
+		}
+		fputs("]\n", out);
+	}
+	fputs("audit:\n", out);
+	print_path(out, "  key_file: ", c->audit_key_file);
+	fputs("metrics:\n", out);
+	print_path(out, "  listen: ", c->metrics_listen);
+	fputs("backup:\n", out);
+	print_path(out, "  dir: ", c->backup_dir);
+}
+
 void
 cp_config_print(const struct cp_config *c, FILE *out)
 {
@@ -2791,4 +3176,5 @@ cp_config_print(const struct cp_config *c, FILE *out)
 	fputc('\n', out);
 	print_alarms(c, out);
 	print_patients(c, out);
+	print_control(c, out);
 }

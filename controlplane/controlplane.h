@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 #include "dataplane.h"
 #include "store.h"
@@ -565,6 +566,18 @@ int cp_eve_open(const char *path, struct cp_eve **out);
 /** Write the line of change @p ch of @p a (@p stored: its record is synced). @return 0, -errno. */
 int cp_eve_alarm(struct cp_eve *e, const struct cp_alarm *a, enum cp_alarm_change ch, bool stored);
 /**
+ * The same line, for another reader (the control socket's followers):
+ * @return a buffer to free(), or NULL (no memory); *line points into it at
+ * the JSON text, *len counts it without the newline that ends it.
+ */
+char *cp_eve_alarm_line(const struct cp_alarm *a, enum cp_alarm_change ch, bool stored, char **line,
+			size_t *len);
+/**
+ * Write a line cp_eve_alarm_line built (with its newline), taking @p buf
+ * (freed here). @return 0, -errno.
+ */
+int cp_eve_write(struct cp_eve *e, char *buf, char *line, size_t len);
+/**
  * A patient's NEWS2 as one line: {"timestamp" (pt->news2_ns), "event_type":
  * "news2", "news2": {"patient", "location", "device", then cp_news2_json's
  * fields}}. @return 0, -errno.
@@ -623,6 +636,36 @@ struct cp_rule_var {
 	char *value;
 };
 
+/*
+ * control.roles: who may do what on the control socket. Each list holds
+ * user names, uids ("1000"), or groups ("@vigil-ops", "@1001"; a member by
+ * its primary or a supplementary group). A caller gets the highest role
+ * whose list names it; root and vigild's own user are always admin; a
+ * caller named nowhere has no role (every command is refused, naming the
+ * role it needs).
+ */
+enum cp_role {
+	CP_ROLE_NONE = 0,
+	CP_ROLE_VIEWER,	  /**< read */
+	CP_ROLE_OPERATOR, /**< also acknowledge, reset, silence */
+	CP_ROLE_ADMIN,	  /**< also rules load, backup, shutdown */
+	CP_ROLE__COUNT,
+};
+/** "none", "viewer", "operator", "admin". */
+const char *cp_role_name(enum cp_role r);
+
+#define CP_MAX_ROLE_ENTRIES 64
+struct cp_role_map {
+	unsigned n[CP_ROLE__COUNT];
+	char *entry[CP_ROLE__COUNT][CP_MAX_ROLE_ENTRIES]; /**< as written (owned) */
+};
+
+/**
+ * The role of a caller (SO_PEERCRED's uid and gid; supplementary groups of
+ * the uid's user are looked up with getgrouplist). @p self_uid is vigild's.
+ */
+enum cp_role cp_role_of(const struct cp_role_map *m, uid_t uid, gid_t gid, uid_t self_uid);
+
 /** vigil.yaml, with every default filled in. Strings are owned (cp_config_free). */
 struct cp_config {
 	char *path; /**< file it came from, or NULL for defaults only */
@@ -680,8 +723,27 @@ struct cp_config {
 	struct cp_patient_opts patients; /**< patients.max, .stale.<param>, .sources.<param> */
 	unsigned n_patient_settings;
 	struct cp_patient_setting *patient_settings; /**< patients.settings (owned) */
+	/* control.* (the control socket; ctl.c) */
+	char *control_socket;	      /**< NULL: no socket (default CP_CONTROL_SOCKET) */
+	bool control_socket_given;    /**< set by a file (else `vigild --pcap` opens none) */
+	unsigned control_mode;	      /**< the socket's permission bits (default 0660) */
+	char *control_group;	      /**< group owning the socket (NULL: vigild's) */
+	unsigned control_max_clients; /**< default 256 */
+	struct cp_role_map roles;     /**< control.roles.{admin,operator,viewer} */
+	/* audit.* */
+	char *audit_key_file; /**< the HMAC key (NULL: chained with SHA-256 only, said at start) */
+	/* metrics.* */
+	char *metrics_listen; /**< "ADDR:PORT" on loopback (NULL: off; default CP_METRICS_LISTEN) */
+	bool metrics_listen_given; /**< set by a file (else `vigild --pcap` serves none) */
+	/* backup.* */
+	char *backup_dir; /**< where `vigilctl backup create` writes (default CP_BACKUP_DIR) */
 };
 
+#define CP_CONTROL_SOCKET "/run/vigil/vigild.sock"
+#define CP_CONTROL_MODE 0660
+#define CP_CONTROL_MAX_CLIENTS 256
+#define CP_METRICS_LISTEN "127.0.0.1:9650"
+#define CP_BACKUP_DIR "/var/lib/vigil/backup"
 #define CP_STORAGE_DIR "/var/lib/vigil/db"
 #define CP_ALARM_LOG "/var/log/vigil/alarms.json"
 #define CP_STORAGE_CACHE_MB 64
@@ -1090,6 +1152,19 @@ int cp_reload_start(struct cp_reloader *r);
  */
 bool cp_reload_poll(struct cp_reloader *r, struct cp_reload_result *result);
 
+/**
+ * Reload with @p rule_files in place of the configured ones (`vigilctl rules
+ * load`), on the calling thread as cp_reload_run. When the load succeeds
+ * those files are the ruleset of every later reload (as --rules is); when
+ * it is refused, the list stays as it was. @return as cp_reload_run, or
+ * -EINVAL (none, or more than CP_MAX_RULE_FILES), -ENOMEM.
+ */
+int cp_reload_run_files(struct cp_reloader *r, const char *const *rule_files, unsigned n,
+			struct cp_reload_result *result);
+
+/** The wall clock (ns) of the last reload put in force; 0: none since start. */
+int64_t cp_reload_published_ns(const struct cp_reloader *r);
+
 /** Wait until a reload started by cp_reload_start (if any) has finished. */
 void cp_reload_wait(struct cp_reloader *r);
 
@@ -1182,6 +1257,24 @@ void cp_clinical_storage_condition(void *clinical, int rc);
 /** Writer thread, or once the consumer has stopped: flush what waits, then free. */
 void cp_clinical_free(struct cp_clinical *c);
 
+/**
+ * Any thread: run @p fn on the writer's thread at the end of its next pass,
+ * with the alarm manager and the pipeline's clock (the time an
+ * acknowledgement is stamped with). Calls run in order, each exactly once:
+ * one still queued when the pipeline is freed runs then, with @p alarms
+ * NULL (cancelled). @return 0, or -ENOMEM (fn will not run).
+ */
+int cp_clinical_call(struct cp_clinical *c,
+		     void (*fn)(void *arg, struct cp_alarms *alarms, int64_t now_ns), void *arg);
+
+/**
+ * Any thread: every alarm change announced from now on is also handed to
+ * @p fn (on the writer's thread) as its alarm-log line (JSON, no newline),
+ * whether or not a log file is written. NULL stops it.
+ */
+void cp_clinical_set_announce(struct cp_clinical *c,
+			      void (*fn)(void *arg, const char *line, size_t len), void *arg);
+
 struct cp_alarms *cp_clinical_alarms(struct cp_clinical *c);
 struct cp_patients *cp_clinical_patients(struct cp_clinical *c);
 void cp_clinical_counters(const struct cp_clinical *c, uint64_t out[CP_CLIN__COUNT]);
@@ -1247,5 +1340,253 @@ uint64_t cp_report_port_drops(const struct cp_report *r);
  * @return 0, -ENOMEM, or the negative errno of the failed write (-ENOSPC, -EIO...).
  */
 int cp_report_print(const struct cp_report *r, bool json, FILE *out);
+
+/* ------------------------------------------------------------------------ */
+/* The monitor: a sample of everything, once a second (monitor.c)            */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * The main loop samples every counter once a second; the control socket,
+ * the Prometheus endpoint and DPDK telemetry read the latest two samples
+ * (rates are their difference) under the monitor's lock, so none of them
+ * touches the data plane or an RCU table itself.
+ */
+
+/** What vigild runs; any pointer may be NULL (that part is off). */
+struct cp_sources {
+	struct dp_plane *dp;
+	struct cp_consumer *consumer;
+	struct cp_reloader *reloader;
+	struct store *store;
+	struct cp_persist *persist;
+	struct cp_clinical *clinical;
+	const char *storage_dir;
+	int64_t started_ns; /**< the wall clock at start (CLOCK_REALTIME ns) */
+};
+
+/** The ruleset in force, copied out of the RCU bundle. */
+struct cp_ruleset_brief {
+	bool loaded; /**< false: no rules */
+	uint64_t version;
+	unsigned n_rules;
+	unsigned n_disabled;
+	unsigned n_patterns;
+	unsigned by_action[RULE_ACTION__COUNT];
+	unsigned by_priority[RULE_PRIO__COUNT];
+	int64_t loaded_ns; /**< when it was put in force (wall clock) */
+	double compile_ms;
+	char hash[65];
+};
+
+/** One sample. */
+struct cp_sample {
+	int64_t time_ns; /**< the wall clock */
+	double mono_s;	 /**< CLOCK_MONOTONIC, for rates */
+	double uptime_s;
+	struct cp_report r; /**< every counter (r.ruleset NULL: use rules below) */
+	struct cp_ruleset_brief rules;
+	bool link_up[DP_MAX_PORTS];
+	uint32_t link_speed_mbps[DP_MAX_PORTS];
+	uint64_t busy_cycles[DP_MAX_WORKERS]; /**< TSC cycles of loops that received */
+	uint64_t loop_cycles[DP_MAX_WORKERS]; /**< TSC cycles of every loop */
+	unsigned ring_size[DP_MAX_WORKERS][DP_LANE__COUNT];
+	unsigned ring_count[DP_MAX_WORKERS][DP_LANE__COUNT];
+	unsigned ring_high_water[DP_MAX_WORKERS][DP_LANE__COUNT];
+	bool storage_stats; /**< cf below is filled */
+	struct store_cf_stats cf[STORE_CF__COUNT];
+	struct json_t *stats; /**< cp_report_print's JSON object, with rule_hits (owned) */
+};
+
+struct cp_monitor;
+
+int cp_monitor_new(const struct cp_sources *src, struct cp_monitor **out);
+void cp_monitor_free(struct cp_monitor *m);
+
+/**
+ * Take a sample. The caller is a registered QSBR reader that is offline;
+ * it is online only while the ruleset is copied.
+ */
+void cp_monitor_sample(struct cp_monitor *m);
+
+/**
+ * Any thread: call @p fn with the latest sample and the one before (NULL
+ * until there are two) under the monitor's lock; @return what fn returned,
+ * or -EAGAIN before the first sample.
+ */
+int cp_monitor_read(struct cp_monitor *m,
+		    int (*fn)(void *arg, const struct cp_sample *cur, const struct cp_sample *prev),
+		    void *arg);
+
+/** The sources it was built with. */
+const struct cp_sources *cp_monitor_sources(const struct cp_monitor *m);
+
+/**
+ * The status object (`vigilctl status`): uptime, ports (link, rates,
+ * imissed, rx_nombuf), workers (busy ratio, packets/s, drops by reason),
+ * ruleset, rings (high-water marks), storage, alarms open by priority.
+ * Rates are 0 without @p prev. @return a new reference, or NULL (no memory).
+ */
+struct json_t *cp_status_json(const struct cp_sample *cur, const struct cp_sample *prev);
+
+/* ------------------------------------------------------------------------ */
+/* Audit: an HMAC-SHA256 chain in the audit column family (audit.c)          */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * Every command that changes state, and every denial, is one record: who
+ * (uid, user name), role, command, a SHA-256 digest of its arguments,
+ * result, time, and "mac": HMAC-SHA256 (the key file's key) over the
+ * previous record's mac and this record's canonical JSON without "mac".
+ * Without a key file the chain uses SHA-256 itself (it finds accidents,
+ * not forgery; said at start). Records are appended by one thread at a
+ * time (the caller serialises).
+ */
+struct cp_audit_entry {
+	uid_t uid;
+	const char *user; /**< NULL: looked up from uid */
+	enum cp_role role;
+	const char *command; /**< "alarms.ack" */
+	const char *args;    /**< the arguments' JSON text (digested, not kept) */
+	const char *result;  /**< "ok", "denied", or the error code */
+	const char *detail;  /**< NULL, or a short note (the error message) */
+};
+
+struct cp_audit;
+
+/**
+ * Open the chain on @p store (the last record read to continue it).
+ * @param key_file  NULL: no HMAC key; else a file of mode 0600/0400 holding
+ *                  at least 32 bytes (hex or raw)
+ * @param err  why it failed (key file permissions, a record that does not parse)
+ * @return 0, -EACCES, -EINVAL, -ENOENT, or a store error.
+ */
+int cp_audit_open(struct store *store, const char *key_file, struct cp_audit **out, char *err,
+		  size_t errlen);
+void cp_audit_close(struct cp_audit *a);
+bool cp_audit_keyed(const struct cp_audit *a);
+
+/** Append one record, synced. @p seq (may be NULL) gets its sequence number. */
+int cp_audit_append(struct cp_audit *a, const struct cp_audit_entry *e, int64_t time_ns,
+		    uint64_t *seq);
+
+struct cp_audit_verify {
+	uint64_t records; /**< records checked */
+	uint64_t first_seq, last_seq;
+	uint64_t bad_seq; /**< 0: the chain is whole; else the first record that fails */
+	char reason[160]; /**< "record 17: mac does not match (modified)", "sequence 12 missing
+			     (removed)" */
+};
+
+/**
+ * Walk the whole chain (any thread; @p key_file as cp_audit_open).
+ * @return 0 whole, -EBADMSG broken (@p out says where and why), or an error.
+ */
+int cp_audit_verify(struct store *store, const char *key_file, struct cp_audit_verify *out,
+		    char *err, size_t errlen);
+
+/* ------------------------------------------------------------------------ */
+/* The control socket (ctl.c: the server; ctl_cmd.c: the commands)           */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * A unix stream socket, newline-delimited JSON (CONTROL.md has the
+ * protocol). One thread serves every client with epoll; a request that
+ * takes time (a reload, a backup, an acknowledgement the consumer's
+ * thread must carry out) is deferred and its reply sent when it is done,
+ * so a slow command or a slow or silent client never holds up another.
+ */
+#define CP_CTL_PROTOCOL 1
+#define CP_CTL_MAX_REQUEST 65536 /**< bytes in one request line, newline included */
+
+struct cp_ctl_opts {
+	const char *path;     /**< the socket */
+	unsigned mode;	      /**< permission bits (0660) */
+	const char *group;    /**< NULL: vigild's */
+	unsigned max_clients; /**< 0: 256 */
+	const struct cp_role_map *roles;
+	struct cp_monitor *monitor; /**< status, stats; its sources for everything else */
+	struct cp_audit *audit;	    /**< NULL: nothing audited (storage off) */
+	const char *audit_key_file;
+	const char *config_path; /**< vigild's --config (NULL: defaults) */
+	const char *backup_dir;
+	const char *const
+		*rule_files; /**< rules in force at start (for rules.check without files) */
+	unsigned n_rule_files;
+	atomic_bool *quit; /**< set by `shutdown` */
+	FILE *log;	   /**< vigild's log (stderr) */
+};
+
+struct cp_ctl;
+
+/**
+ * Bind the socket (a stale socket file is replaced; one a live vigild
+ * answers on is -EADDRINUSE) and start the server thread.
+ * @return 0 or a negative errno; @p err says why.
+ */
+int cp_ctl_start(const struct cp_ctl_opts *o, struct cp_ctl **out, char *err, size_t errlen);
+/** Close every client, stop the thread, remove the socket file. NULL is fine. */
+void cp_ctl_stop(struct cp_ctl *c);
+
+/**
+ * Any thread (the consumer's, through the clinical pipeline): one alarm
+ * change announced, as its alarm-log line (JSON text, no newline); sent to
+ * every `alarms.follow` stream. A follower too slow to take it is
+ * disconnected with an error, never skipped silently.
+ */
+void cp_ctl_announce(struct cp_ctl *c, const char *line, size_t len);
+
+/** Counters of the server (X-macro). */
+#define CP_CTL_COUNTERS(X)                                                             \
+	X(connections, "clients accepted")                                             \
+	X(refused_full, "clients refused: control.max_clients connected")              \
+	X(requests, "requests answered")                                               \
+	X(errors, "requests answered with an error")                                   \
+	X(denied, "requests refused for the caller's role")                            \
+	X(malformed, "request lines that were not a JSON object with a cmd")           \
+	X(oversized, "request lines over 64 KiB")                                      \
+	X(slow_clients, "clients disconnected: their unread replies passed the limit") \
+	X(follow_events, "alarm changes sent to followers")
+#define CP_X_ENUM_CTL(name, desc) CP_CTL_##name,
+enum cp_ctl_counter { CP_CTL_COUNTERS(CP_X_ENUM_CTL) CP_CTL__COUNT };
+#undef CP_X_ENUM_CTL
+const char *cp_ctl_counter_name(enum cp_ctl_counter c);
+const char *cp_ctl_counter_desc(enum cp_ctl_counter c);
+void cp_ctl_counters(const struct cp_ctl *c, uint64_t out[CP_CTL__COUNT]);
+
+/* ------------------------------------------------------------------------ */
+/* Prometheus metrics (metrics.c) and DPDK telemetry (telemetry.c)           */
+/* ------------------------------------------------------------------------ */
+
+struct cp_metrics;
+
+/**
+ * Serve GET /metrics (Prometheus text exposition 0.0.4, vigil_* names with
+ * HELP and TYPE) on @p listen ("127.0.0.1:9650", "[::1]:9650"); only a
+ * loopback address is accepted (-EINVAL otherwise). Values come from the
+ * monitor's latest sample. @return 0 or a negative errno; @p err says why.
+ */
+int cp_metrics_start(const char *listen, struct cp_monitor *m, struct cp_metrics **out, char *err,
+		     size_t errlen);
+void cp_metrics_stop(struct cp_metrics *x);
+
+/**
+ * Write the exposition of @p cur (rates need nothing: Prometheus takes
+ * counters) to @p out. @return 0 or a negative errno.
+ */
+int cp_metrics_write(const struct cp_sample *cur, FILE *out);
+
+/**
+ * Register /vigil/status, /vigil/workers, /vigil/ports, /vigil/rules and
+ * /vigil/alarms with DPDK telemetry (after rte_eal_init), answered from
+ * @p m. Once per process. @return 0 or a negative errno.
+ */
+int cp_telemetry_register(struct cp_monitor *m);
+
+/**
+ * Before cp_monitor_free: the commands stop reading the monitor and answer
+ * {"error": "vigild is stopping"} (DPDK cannot unregister them, and its
+ * telemetry thread outlives rte_eal_cleanup). Waits for an answer being built.
+ */
+void cp_telemetry_detach(void);
 
 #endif /* VIGIL_CONTROLPLANE_H */

@@ -421,6 +421,28 @@ write_line(struct cp_eve *e, char *buf, char *line, size_t len)
 	return rc;
 }
 
+char *
+cp_eve_alarm_line(const struct cp_alarm *a, enum cp_alarm_change ch, bool stored, char **line,
+		  size_t *len)
+{
+	char *buf;
+
+	buf = eve_line(a->changed_ns, "alarm", alarm_object(a, ch, stored), line, len);
+	if (buf != NULL)
+		(*len)--; /* the newline is eve_line's, not the text's */
+	return buf;
+}
+
+int
+cp_eve_write(struct cp_eve *e, char *buf, char *line, size_t len)
+{
+	if (e == NULL) {
+		free(buf);
+		return -EINVAL;
+	}
+	return write_line(e, buf, line, len + 1);
+}
+
 int
 cp_eve_alarm(struct cp_eve *e, const struct cp_alarm *a, enum cp_alarm_change ch, bool stored)
 {
@@ -429,8 +451,8 @@ cp_eve_alarm(struct cp_eve *e, const struct cp_alarm *a, enum cp_alarm_change ch
 
 	if (e == NULL || a == NULL)
 		return -EINVAL;
-	buf = eve_line(a->changed_ns, "alarm", alarm_object(a, ch, stored), &line, &len);
-	return write_line(e, buf, line, len);
+	buf = cp_eve_alarm_line(a, ch, stored, &line, &len);
+	return cp_eve_write(e, buf, line, len);
 }
 
 int

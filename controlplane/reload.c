@@ -49,6 +49,7 @@ struct cp_reloader {
 	atomic_bool busy;
 	_Atomic uint64_t good;
 	_Atomic uint64_t refused;
+	_Atomic int64_t published_ns; /* wall clock of the last publish */
 	/* The threaded reload: started by cp_reload_start, joined by the next or by free. */
 	pthread_t thread;
 	bool has_thread;
@@ -56,6 +57,15 @@ struct cp_reloader {
 	bool has_result;
 	struct cp_reload_result result;
 };
+
+static int64_t
+wall_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
 
 static int64_t
 mono_ns(void)
@@ -121,6 +131,7 @@ cp_reloader_new(struct dp_plane *dp, const char *config_path, const char *const 
 	atomic_init(&r->busy, false);
 	atomic_init(&r->good, 0);
 	atomic_init(&r->refused, 0);
+	atomic_init(&r->published_ns, 0);
 	*out = r;
 	return 0;
 
@@ -287,6 +298,7 @@ do_reload(struct cp_reloader *r, struct cp_reload_result *res)
 	rs = NULL;
 	acl = NULL;
 	r->last_version = version;
+	atomic_store(&r->published_ns, wall_ns());
 	urcu_qsbr_synchronize_rcu();
 	res->publish_ms = ms_since(t_pub);
 	wait_workers(r->dp, version);
@@ -331,6 +343,75 @@ cp_reload_run(struct cp_reloader *r, struct cp_reload_result *result)
 		urcu_qsbr_thread_online();
 	atomic_store(&r->busy, false);
 	return rc;
+}
+
+static void
+free_files(char **files, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		free(files[i]);
+	free(files);
+}
+
+int
+cp_reload_run_files(struct cp_reloader *r, const char *const *rule_files, unsigned n,
+		    struct cp_reload_result *result)
+{
+	char **files, **old_files;
+	unsigned old_n;
+	bool expected = false;
+	bool was_online;
+	int rc;
+
+	memset(result, 0, sizeof(*result));
+	if (rule_files == NULL || n == 0 || n > CP_MAX_RULE_FILES) {
+		result->rc = -EINVAL;
+		return -EINVAL;
+	}
+	files = calloc(n, sizeof(*files));
+	if (files == NULL) {
+		result->rc = -ENOMEM;
+		return -ENOMEM;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		files[i] = strdup(rule_files[i]);
+		if (files[i] == NULL) {
+			free_files(files, i);
+			result->rc = -ENOMEM;
+			return -ENOMEM;
+		}
+	}
+	if (!atomic_compare_exchange_strong(&r->busy, &expected, true)) {
+		free_files(files, n);
+		result->rc = -EBUSY;
+		return -EBUSY;
+	}
+	/* The list is read only by the reload holding @busy: swapped here. */
+	old_files = r->rule_files;
+	old_n = r->n_rule_files;
+	r->rule_files = files;
+	r->n_rule_files = n;
+	was_online = urcu_qsbr_read_ongoing() != 0;
+	if (was_online)
+		urcu_qsbr_thread_offline();
+	rc = do_reload(r, result);
+	if (was_online)
+		urcu_qsbr_thread_online();
+	if (rc != 0) { /* refused: the list in force stays */
+		r->rule_files = old_files;
+		r->n_rule_files = old_n;
+		old_files = files;
+		old_n = n;
+	}
+	free_files(old_files, old_n);
+	atomic_store(&r->busy, false);
+	return rc;
+}
+
+int64_t
+cp_reload_published_ns(const struct cp_reloader *r)
+{
+	return atomic_load(&((struct cp_reloader *)r)->published_ns);
 }
 
 static void *

@@ -745,7 +745,38 @@ static const struct error_case error_cases[] = {
 	{"workers: 1\n\nwrokers: 2\n",
 	 "vigil.yaml:3:1: unknown key 'wrokers' (known keys: eal, workers, ports, telemetry, "
 	 "mempool, rx_desc, tx_desc, promiscuous, stats_interval, rules, registry, events, "
-	 "storage, alarms, patients)"},
+	 "storage, alarms, patients, control, audit, metrics, backup)"},
+	/* control, audit, metrics, backup */
+	{"control: {sockt: /x}\n", "vigil.yaml:1:11: control: unknown key 'sockt' (known keys: "
+				   "socket, mode, group, max_clients, "
+				   "roles)"},
+	{"control: {socket: ''}\n",
+	 "vigil.yaml:1:19: control.socket: must not be empty (null turns it off)"},
+	{"control: {mode: '0669'}\n",
+	 "vigil.yaml:1:17: control.mode: '0669' is not permission bits in octal (0..0777)"},
+	{"control: {mode: '0440'}\n",
+	 "vigil.yaml:1:17: control.mode: 0440 takes the owner's read and write away (vigild's own "
+	 "user could not use it): use 0600 or more"},
+	{"control: {max_clients: 0}\n",
+	 "vigil.yaml:1:24: control.max_clients: 0 is out of range (1..65536)"},
+	{"control: {roles: {viewer: ['bad name']}}\n",
+	 "vigil.yaml:1:28: control.roles.viewer[0]: 'bad name' is not a user name, a uid, or "
+	 "@group"},
+	{"control: {roles: {viewer: ['@']}}\n",
+	 "vigil.yaml:1:28: control.roles.viewer[0]: '@' is not a user name, a uid, or @group"},
+	{"control: {roles: {admins: []}}\n", "vigil.yaml:1:19: control.roles: unknown key 'admins' "
+					     "(known keys: admin, operator, viewer)"},
+	{"audit: {key_file: ''}\n",
+	 "vigil.yaml:1:19: audit.key_file: must not be empty (null turns it off)"},
+	{"metrics: {listen: 0.0.0.0:9650}\n",
+	 "vigil.yaml:1:19: metrics.listen: '0.0.0.0' is not a loopback address: /metrics has no "
+	 "authentication (use 127.0.0.1 or [::1], and a proxy to expose it)"},
+	{"metrics: {listen: '127.0.0.1:0'}\n",
+	 "vigil.yaml:1:19: metrics.listen: '127.0.0.1:0': the port is not 1..65535"},
+	{"metrics: {listen: '127.0.0.1'}\n",
+	 "vigil.yaml:1:19: metrics.listen: '127.0.0.1' is not ADDRESS:PORT"},
+	{"backup: {dir: []}\n",
+	 "vigil.yaml:1:15: backup.dir: expected a directory (null: no default), got a list"},
 	/* rules */
 	{"rules:\n  file: [a.rules]\n",
 	 "vigil.yaml:2:3: rules: unknown key 'file' (known keys: files, vars, cache_dir, "
@@ -1371,7 +1402,22 @@ test_print_text(void)
 		"TEMP_AXILLA]\n"
 		"  settings:\n"
 		"    - {patient: \"PAT \\\"3\\\"\", oxygen: air, acvpu: cvpu, scale: 2}\n"
-		"    - {patient: \"PAT7\", scale: 1}\n";
+		"    - {patient: \"PAT7\", scale: 1}\n"
+		"control:\n"
+		"  socket: \"/run/vigil/vigild.sock\"\n"
+		"  mode: \"0660\"\n"
+		"  group: null\n"
+		"  max_clients: 256\n"
+		"  roles:\n"
+		"    admin: []\n"
+		"    operator: [\"@icu\", \"1000\"]\n"
+		"    viewer: []\n"
+		"audit:\n"
+		"  key_file: null\n"
+		"metrics:\n"
+		"  listen: \"[::1]:9650\"\n"
+		"backup:\n"
+		"  dir: \"/var/lib/vigil/backup\"\n";
 	static const char *const files[] = {"/etc/vigil/clinical.rules"};
 	char *text = NULL, err[ERR_LEN];
 	struct cp_config c;
@@ -1393,6 +1439,11 @@ test_print_text(void)
 	CU_ASSERT_EQUAL(load(&c,
 			     "patients: {settings: [{patient: 'PAT \"3\"', oxygen: air, acvpu: P, "
 			     "scale: 2}, {patient: PAT7}]}\n",
+			     err),
+			0);
+	CU_ASSERT_EQUAL(load(&c,
+			     "control: {roles: {operator: ['@icu', 1000]}}\n"
+			     "metrics: {listen: '[::1]:9650'}\n",
 			     err),
 			0);
 	f = open_memstream(&text, &len);
