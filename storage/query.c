@@ -15,6 +15,7 @@
  * seeks to the first key of `from` and stops at RocksDB's upper bound, the
  * first key of `to`, so the end needs no test of its own.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
@@ -427,5 +428,92 @@ store_stats(struct store *s, struct store_cf_stats out[STORE_CF__COUNT])
 			rocksdb_free(v);
 		}
 	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Times as people write them                                                */
+/* ------------------------------------------------------------------------ */
+
+/* @p n digits at @p s, as a number; -1 if any is not a digit. */
+static int
+digits(const char *s, int n)
+{
+	int v = 0;
+
+	for (int i = 0; i < n; i++) {
+		if (!isdigit((unsigned char)s[i]))
+			return -1;
+		v = v * 10 + (s[i] - '0');
+	}
+	return v;
+}
+
+int
+store_time_parse(const char *s, int64_t *out)
+{
+	int y, mo, d, h = 0, mi = 0, se = 0;
+	int64_t frac = 0, offset = 0;
+	struct tm tm = {0};
+	const char *p;
+	time_t t;
+
+	if (strlen(s) < 10)
+		return -EINVAL;
+	y = digits(s, 4);
+	mo = s[4] == '-' ? digits(s + 5, 2) : -1;
+	d = mo >= 0 && s[7] == '-' ? digits(s + 8, 2) : -1;
+	if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31)
+		return -EINVAL;
+	p = s + 10;
+	if (*p == 'T' || *p == 't' || *p == ' ') {
+		if (strlen(p) < 9)
+			return -EINVAL;
+		h = digits(p + 1, 2);
+		mi = p[3] == ':' ? digits(p + 4, 2) : -1;
+		se = mi >= 0 && p[6] == ':' ? digits(p + 7, 2) : -1;
+		if (h < 0 || h > 23 || mi < 0 || mi > 59 || se < 0 || se > 60)
+			return -EINVAL;
+		p += 9;
+		if (*p == '.') {
+			int n = 0;
+
+			for (p++; isdigit((unsigned char)*p); p++, n++)
+				if (n < 9)
+					frac = frac * 10 + (*p - '0');
+			if (n == 0)
+				return -EINVAL;
+			for (; n < 9; n++)
+				frac *= 10;
+		}
+		if (*p == 'Z' || *p == 'z') {
+			p++;
+		} else if ((*p == '+' || *p == '-') && strlen(p) >= 6) {
+			int oh = digits(p + 1, 2), om = p[3] == ':' ? digits(p + 4, 2) : -1;
+
+			if (oh < 0 || oh > 23 || om < 0 || om > 59)
+				return -EINVAL;
+			offset = (int64_t)oh * 3600 + om * 60;
+			if (*p == '-')
+				offset = -offset;
+			p += 6;
+		} else {
+			return -EINVAL;
+		}
+	}
+	if (*p != '\0')
+		return -EINVAL;
+	tm.tm_year = y - 1900;
+	tm.tm_mon = mo - 1;
+	tm.tm_mday = d;
+	tm.tm_hour = h;
+	tm.tm_min = mi;
+	tm.tm_sec = se;
+	t = timegm(&tm);
+	if (tm.tm_mday != d || tm.tm_mon != mo - 1) /* 2026-02-31 moved into March */
+		return -EINVAL;
+	if ((int64_t)t - offset > INT64_MAX / 1000000000LL - 1)
+		return -EINVAL;
+	*out = ((int64_t)t - offset) * 1000000000LL + frac;
 	return 0;
 }

@@ -314,6 +314,14 @@ int store_alarm_get(struct store *s, uint64_t id, store_json_fn fn, void *arg);
 /** Audit records with seq in [from, to), in order. */
 int store_query_audit(struct store *s, uint64_t from, uint64_t to, store_json_fn fn, void *arg);
 
+/**
+ * A time as people write it: ISO 8601 YYYY-MM-DD (midnight UTC) or
+ * YYYY-MM-DDTHH:MM:SS[.fraction](Z|+HH:MM|-HH:MM) (a time of day needs its
+ * zone: a bare one would be read in some local time the appliance may not
+ * share), as ns since the epoch. @return 0, -EINVAL, -ERANGE.
+ */
+int store_time_parse(const char *s, int64_t *ns);
+
 /** Write one observation as a JSON line ({"device":"0x...","time":"ISO",...}). */
 int store_obs_json(const struct store_obs *obs, FILE *out);
 

@@ -188,93 +188,6 @@ bad:
 	return -EINVAL;
 }
 
-/* @p n digits at @p s, as a number; -1 if any is not a digit. */
-static int
-digits(const char *s, int n)
-{
-	int v = 0;
-
-	for (int i = 0; i < n; i++) {
-		if (!isdigit((unsigned char)s[i]))
-			return -1;
-		v = v * 10 + (s[i] - '0');
-	}
-	return v;
-}
-
-/*
- * ISO-8601: YYYY-MM-DD, or YYYY-MM-DDTHH:MM:SS[.fraction](Z|+HH:MM|-HH:MM).
- * A time of day needs its zone: a bare one would be read in some local
- * time the appliance may not share.
- */
-static int
-parse_iso(const char *s, int64_t *out)
-{
-	struct tm tm = {0};
-	int64_t frac = 0, offset_s = 0, sec;
-	const char *p;
-	time_t t;
-	int y, mo, d, h = 0, mi = 0, se = 0;
-
-	y = digits(s, 4);
-	mo = s[4] == '-' ? digits(s + 5, 2) : -1;
-	d = mo >= 0 && s[7] == '-' ? digits(s + 8, 2) : -1;
-	if (y < 0 || mo < 1 || mo > 12 || d < 1 || d > 31)
-		return -EINVAL;
-	p = s + 10;
-	if (*p == 'T' || *p == 't') {
-		h = digits(p + 1, 2);
-		mi = p[3] == ':' ? digits(p + 4, 2) : -1;
-		se = mi >= 0 && p[6] == ':' ? digits(p + 7, 2) : -1;
-		if (h < 0 || h > 23 || mi < 0 || mi > 59 || se < 0 || se > 60)
-			return -EINVAL;
-		p += 9;
-		if (*p == '.') {
-			int n = 0;
-
-			for (p++; isdigit((unsigned char)*p); p++, n++)
-				if (n < 9)
-					frac = frac * 10 + (*p - '0');
-			if (n == 0)
-				return -EINVAL;
-			for (; n < 9; n++)
-				frac *= 10;
-		}
-		if (*p == 'Z' || *p == 'z') {
-			p++;
-		} else if (*p == '+' || *p == '-') {
-			int oh = digits(p + 1, 2);
-			int om = p[3] == ':' ? digits(p + 4, 2) : -1;
-
-			if (oh < 0 || oh > 23 || om < 0 || om > 59)
-				return -EINVAL;
-			offset_s = (int64_t)oh * 3600 + om * 60;
-			if (*p == '-')
-				offset_s = -offset_s;
-			p += 6;
-		} else {
-			return -EINVAL;
-		}
-	}
-	if (*p != '\0')
-		return -EINVAL;
-	tm.tm_year = y - 1900;
-	tm.tm_mon = mo - 1;
-	tm.tm_mday = d;
-	tm.tm_hour = h;
-	tm.tm_min = mi;
-	tm.tm_sec = se;
-	t = timegm(&tm);
-	/* timegm normalises 2024-02-31 into March: refuse what it had to move. */
-	if (tm.tm_mday != d || tm.tm_mon != mo - 1)
-		return -EINVAL;
-	sec = (int64_t)t - offset_s;
-	if (sec > INT64_MAX / 1000000000 - 1 || sec < INT64_MIN / 1000000000 + 1)
-		return -ERANGE;
-	*out = sec * 1000000000 + frac;
-	return 0;
-}
-
 /* A time: integer ns since the epoch (may be negative), or ISO-8601. */
 static int
 parse_time(const char *arg, const char *opt, int64_t *out)
@@ -295,7 +208,7 @@ parse_time(const char *arg, const char *opt, int64_t *out)
 			*out = v;
 			return 0;
 		}
-	} else if (parse_iso(arg, out) == 0) {
+	} else if (store_time_parse(arg, out) == 0) {
 		return 0;
 	}
 	fprintf(stderr,
