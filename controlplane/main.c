@@ -27,6 +27,14 @@
  *
  * `vigild --pcap` keeps nothing unless the configuration names
  * storage.dir: a replay is a test, not the ward's record.
+ *
+ * Beside the consumer: the monitor (sampled by the main loop once a
+ * second), DPDK telemetry's /vigil commands, /metrics, the audit chain and
+ * the control socket (ctl.c), started once the pipeline runs and stopped
+ * before it. With --pcap the socket and /metrics are off unless the
+ * configuration names them; --linger keeps vigild serving them after the
+ * capture, once the consumer has taken every event, until SIGTERM or
+ * `vigilctl shutdown`.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -63,6 +71,7 @@ struct options {
 	const char *rules[MAX_CLI_RULES]; /* --rules, replacing rules.files */
 	bool json;
 	bool print_config;
+	bool linger;	     /* --pcap: keep serving after the capture's end */
 	long stats_interval; /* -1: from the config */
 };
 
@@ -88,6 +97,10 @@ struct vigild {
 	struct store *store;	      /* NULL: storage off */
 	struct cp_persist *persist;   /* with the store */
 	struct cp_clinical *clinical; /* alarms, patients, NEWS2 (with events) */
+	struct cp_monitor *monitor;   /* samples for the socket, /metrics, telemetry */
+	struct cp_audit *audit;	      /* with the store */
+	struct cp_ctl *ctl;	      /* the control socket (NULL: off) */
+	struct cp_metrics *metrics;   /* /metrics (NULL: off) */
 	const char *storage_dir;
 	double start;
 	bool json;
@@ -115,6 +128,10 @@ usage(FILE *out)
 		"                             rules.files of the configuration)\n"
 		"  -j, --json                 print reports as one JSON object per line\n"
 		"  -s, --stats-interval N     print the counters every N seconds (0: at exit)\n"
+		"      --linger               with --pcap: after the capture, print the summary "
+		"and\n"
+		"                             keep serving the control socket, /metrics and\n"
+		"                             telemetry until SIGTERM or `vigilctl shutdown`\n"
 		"      --print-config         print the effective configuration and exit\n"
 		"  -h, --help                 this text\n"
 		"  -V, --version              versions of vigild, DPDK and Hyperscan\n");
@@ -130,6 +147,7 @@ parse_args(int argc, char **argv, struct options *o)
 		{"json", no_argument, NULL, 'j'},
 		{"stats-interval", required_argument, NULL, 's'},
 		{"print-config", no_argument, NULL, 'P'},
+		{"linger", no_argument, NULL, 'L'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
@@ -170,6 +188,9 @@ parse_args(int argc, char **argv, struct options *o)
 		case 'P':
 			o->print_config = true;
 			break;
+		case 'L':
+			o->linger = true;
+			break;
 		case 'h':
 			usage(stdout);
 			exit(0);
@@ -181,6 +202,11 @@ parse_args(int argc, char **argv, struct options *o)
 			usage(stderr);
 			return -EINVAL;
 		}
+	}
+	if (o->linger && o->pcap == NULL) {
+		fprintf(stderr,
+			"vigild: --linger goes with --pcap (a live vigild runs until stopped)\n");
+		return -EINVAL;
 	}
 	if (optind != argc) {
 		fprintf(stderr, "vigild: unexpected argument '%s'\n", argv[optind]);
@@ -456,6 +482,159 @@ start_clinical(struct vigild *v, const struct cp_config *cfg, bool pcap)
 	return 0;
 }
 
+/* mkdir -p of the directory that holds @p path, mode 0755 (a socket others reach). */
+static int
+make_socket_dir(const char *path, char *err, size_t errlen)
+{
+	char dir[PATH_MAX];
+	char *slash;
+
+	if (snprintf(dir, sizeof(dir), "%s", path) >= (int)sizeof(dir)) {
+		snprintf(err, errlen, "%.200s...: the path is too long", path);
+		return -ENAMETOOLONG;
+	}
+	slash = strrchr(dir, '/');
+	if (slash == NULL || slash == dir)
+		return 0;
+	*slash = '\0';
+	for (char *p = dir + 1;; p++) {
+		bool last = *p == '\0';
+
+		if (*p != '/' && !last)
+			continue;
+		*p = '\0';
+		if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
+			snprintf(err, errlen, "cannot make %.200s: %s", dir, strerror(errno));
+			return -errno;
+		}
+		if (last)
+			break;
+		*p = '/';
+	}
+	return 0;
+}
+
+static int64_t
+wall_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static void
+announce_to_ctl(void *arg, const char *line, size_t len)
+{
+	cp_ctl_announce(arg, line, len);
+}
+
+/*
+ * What people look through: the monitor (sampled by the main loop), DPDK
+ * telemetry, /metrics, the audit chain (with the store) and the control
+ * socket. With --pcap, the socket and /metrics are off unless the
+ * configuration names them (as storage is). A socket or a port that cannot
+ * be had, or an audit key refused, stops start-up: an operator who
+ * configured them relies on them.
+ * @return 0, or a negative errno (the message, naming the key, is printed).
+ */
+static int
+start_interfaces(struct vigild *v, const struct cp_config *cfg, const struct options *o,
+		 int64_t started_ns)
+{
+	struct cp_sources src = {
+		.dp = v->dp,
+		.consumer = v->consumer,
+		.reloader = v->reloader,
+		.store = v->store,
+		.persist = v->persist,
+		.clinical = v->clinical,
+		.storage_dir = v->storage_dir,
+		.started_ns = started_ns,
+	};
+	bool pcap = o->pcap != NULL;
+	char err[512] = "";
+	int rc;
+
+	rc = cp_monitor_new(&src, &v->monitor);
+	if (rc != 0) {
+		fprintf(stderr, "vigild: the monitor: %s\n", strerror(-rc));
+		return rc;
+	}
+	cp_monitor_sample(v->monitor);
+	rc = cp_telemetry_register(v->monitor);
+	if (rc != 0)
+		fprintf(stderr, "vigild: DPDK telemetry: /vigil/* not registered: %s\n",
+			strerror(-rc));
+	if (cfg->metrics_listen != NULL && (!pcap || cfg->metrics_listen_given)) {
+		rc = cp_metrics_start(cfg->metrics_listen, v->monitor, &v->metrics, err,
+				      sizeof(err));
+		if (rc != 0) {
+			fprintf(stderr, "vigild: %s\n", err); /* names metrics.listen */
+			return rc;
+		}
+		fprintf(stderr, "vigild: metrics: http://%s/metrics\n", cfg->metrics_listen);
+	}
+	if (v->store != NULL) {
+		rc = cp_audit_open(v->store, cfg->audit_key_file, &v->audit, err, sizeof(err));
+		if (rc != 0) {
+			fprintf(stderr, "vigild: audit: %s\n", err);
+			return rc;
+		}
+		if (!cp_audit_keyed(v->audit))
+			fprintf(stderr, "vigild: audit: no audit.key_file: records are chained "
+					"with SHA-256, which finds accidents but not forgery\n");
+	}
+	if (cfg->control_socket != NULL && (!pcap || cfg->control_socket_given)) {
+		struct cp_ctl_opts co = {
+			.path = cfg->control_socket,
+			.mode = cfg->control_mode,
+			.group = cfg->control_group,
+			.max_clients = cfg->control_max_clients,
+			.roles = &cfg->roles,
+			.monitor = v->monitor,
+			.audit = v->audit,
+			.audit_key_file = cfg->audit_key_file,
+			.config_path = o->config,
+			.backup_dir = cfg->backup_dir,
+			.rule_files = o->rules,
+			.n_rule_files = o->n_rules,
+			.quit = &quit,
+			.log = stderr,
+		};
+
+		rc = make_socket_dir(cfg->control_socket, err, sizeof(err));
+		if (rc == 0)
+			rc = cp_ctl_start(&co, &v->ctl, err, sizeof(err));
+		if (rc != 0) {
+			fprintf(stderr, "vigild: %s (control.socket)\n", err);
+			return rc;
+		}
+		if (v->clinical != NULL)
+			cp_clinical_set_announce(v->clinical, announce_to_ctl, v->ctl);
+	} else {
+		fprintf(stderr, "vigild: control socket off (%s)\n",
+			cfg->control_socket == NULL
+				? "control.socket is null"
+				: "--pcap without control.socket in the configuration");
+	}
+	return 0;
+}
+
+/* Stop taking commands: before the data plane and the consumer stop. */
+static void
+stop_interfaces(struct vigild *v)
+{
+	if (v->clinical != NULL)
+		cp_clinical_set_announce(v->clinical, NULL, NULL);
+	cp_ctl_stop(v->ctl);
+	v->ctl = NULL;
+	cp_metrics_stop(v->metrics);
+	v->metrics = NULL;
+	/* DPDK cannot unregister a command: from here its vigil commands say vigild stops. */
+	cp_telemetry_detach();
+}
+
 /*
  * Print a report. The bundle in force and the registry are read as an
  * online QSBR reader, and the report is written to memory meanwhile; the
@@ -562,6 +741,37 @@ reload_request(const struct vigild *v)
 	reload_print(v, &busy);
 }
 
+/*
+ * With --linger: true once the consumer has taken every event the workers
+ * put (and has since ended a pass, so its tick stored and announced them):
+ * only then is what vigilctl sees the capture's whole result.
+ */
+static bool
+consumer_drained(const struct vigild *v)
+{
+	static struct cp_report r;
+	static uint64_t seen = UINT64_MAX;
+	uint64_t c[CP_CONS__COUNT];
+	bool done;
+
+	if (v->consumer == NULL)
+		return true;
+	cp_report_gather(v->dp, 0, &r);
+	cp_consumer_counters(v->consumer, c);
+	done = c[CP_CONS_alarm_events] == dp_read(&r.total.event[DP_EVC_alarm_events]) &&
+	       c[CP_CONS_telemetry_events] == dp_read(&r.total.event[DP_EVC_telemetry_events]);
+	if (!done) {
+		seen = UINT64_MAX;
+		return false;
+	}
+	/* Drained: wait for one more pass to end after this one. */
+	if (seen == UINT64_MAX) {
+		seen = c[CP_CONS_passes];
+		return false;
+	}
+	return c[CP_CONS_passes] > seen + 1;
+}
+
 /* True once every frame of the capture has an outcome or a port drop. */
 static bool
 pcap_done(struct dp_plane *dp, uint64_t expected, uint64_t *progress)
@@ -579,7 +789,8 @@ pcap_done(struct dp_plane *dp, uint64_t expected, uint64_t *progress)
 static int
 run(struct vigild *v, const struct options *o, unsigned interval, uint64_t pcap_frames)
 {
-	double last_report = v->start, last_progress_t = v->start;
+	double last_report = v->start, last_progress_t = v->start, last_sample = v->start;
+	bool replayed = false, accounted = false;
 	uint64_t progress = 0, last_progress = 0;
 	const struct timespec tick = {0, TICK_NS};
 	struct dp_registry *reg = dp_registry_of(v->dp);
@@ -602,9 +813,27 @@ run(struct vigild *v, const struct options *o, unsigned interval, uint64_t pcap_
 		}
 		if (reg != NULL)
 			dp_registry_reclaim(reg); /* offline here: it may wait for a grace period */
-		if (o->pcap) {
-			if (pcap_done(v->dp, pcap_frames, &progress))
-				break;
+		if (v->monitor != NULL && t - last_sample >= 1.0) {
+			last_sample = t;
+			cp_monitor_sample(v->monitor);
+		}
+		if (o->pcap && !replayed) {
+			if (accounted || pcap_done(v->dp, pcap_frames, &progress)) {
+				if (!o->linger)
+					break;
+				accounted = true;
+				if (!consumer_drained(v) && t - last_progress_t < PCAP_STALL_S)
+					continue;
+				/* The summary now; vigild stays up for vigilctl. */
+				replayed = true;
+				if (v->monitor != NULL)
+					cp_monitor_sample(v->monitor);
+				report(v);
+				fprintf(stderr,
+					"vigild: --pcap: the capture is replayed; lingering until "
+					"SIGTERM or `vigilctl shutdown`\n");
+				continue;
+			}
 			if (progress != last_progress) {
 				last_progress = progress;
 				last_progress_t = t;
@@ -623,6 +852,7 @@ run(struct vigild *v, const struct options *o, unsigned interval, uint64_t pcap_
 			report(v);
 		}
 	}
+	stop_interfaces(v);
 	dp_stop(v->dp);
 	/* A reload still running finishes (its result is printed) before the summary. */
 	cp_reload_wait(v->reloader);
@@ -660,6 +890,7 @@ main(int argc, char **argv)
 	struct options o;
 	struct sigaction sa = {0};
 	uint64_t pcap_frames = 0;
+	int64_t started_ns = wall_ns();
 	unsigned interval;
 	int eal_argc, rc, status = 1;
 
@@ -785,10 +1016,16 @@ main(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 
+	rc = start_interfaces(&v, &cfg, &o, started_ns);
+	if (rc != 0) {
+		status = rc == -ENOMEM ? 1 : 2;
+		goto out_plane;
+	}
 	rc = run(&v, &o, interval, pcap_frames);
 	status = rc == 0 ? 0 : 1;
 out_plane:
-	dp_stop(v.dp); /* done by run(); here for the paths that did not reach it */
+	stop_interfaces(&v); /* done by run(); here for the paths that did not reach it */
+	dp_stop(v.dp);	     /* done by run(); here for the paths that did not reach it */
 	cp_reloader_free(v.reloader);
 	if (v.consumer != NULL) {
 		cp_consumer_stop(v.consumer);
@@ -802,8 +1039,10 @@ out_eal:
 	dp_ruleset_free(bundle);
 	dp_acl_free(acl);
 	rte_eal_cleanup();
+	cp_monitor_free(v.monitor); /* telemetry let go of it in stop_interfaces */
 out_store:
 	/* After the consumer: it drained into the store. The last batch is written here. */
+	cp_audit_close(v.audit);
 	cp_persist_free(v.persist);
 	store_close(v.store);
 out_rules:
