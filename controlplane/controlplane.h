@@ -1280,6 +1280,30 @@ struct cp_patients *cp_clinical_patients(struct cp_clinical *c);
 void cp_clinical_counters(const struct cp_clinical *c, uint64_t out[CP_CLIN__COUNT]);
 
 /* ------------------------------------------------------------------------ */
+/* The control server's counters (ctl.c; here for the report)                */
+/* ------------------------------------------------------------------------ */
+
+/** Counters of the server (X-macro). */
+#define CP_CTL_COUNTERS(X)                                                                     \
+	X(connections, "clients accepted")                                                     \
+	X(refused_full, "clients refused: control.max_clients connected")                      \
+	X(requests, "requests answered")                                                       \
+	X(errors, "requests answered with an error")                                           \
+	X(denied, "requests refused for the caller's role")                                    \
+	X(malformed, "request lines that were not a JSON object with a cmd")                   \
+	X(oversized, "request lines over 64 KiB")                                              \
+	X(slow_clients, "clients disconnected: their unread replies passed the limit")         \
+	X(follow_events, "alarm changes sent to followers")                                    \
+	X(audited, "audit records appended (state-changing commands and denials)")             \
+	X(audit_failed, "audit records that could not be written (the answer stands; see the " \
+			"log)")
+#define CP_X_ENUM_CTL(name, desc) CP_CTL_##name,
+enum cp_ctl_counter { CP_CTL_COUNTERS(CP_X_ENUM_CTL) CP_CTL__COUNT };
+#undef CP_X_ENUM_CTL
+const char *cp_ctl_counter_name(enum cp_ctl_counter c);
+const char *cp_ctl_counter_desc(enum cp_ctl_counter c);
+
+/* ------------------------------------------------------------------------ */
 /* Reports (report.c)                                                       */
 /* ------------------------------------------------------------------------ */
 
@@ -1316,6 +1340,7 @@ struct cp_report {
 	uint64_t patient[CP_PAT__COUNT];	/**< cp_patients_counters */
 	unsigned open_alarms[RULE_PRIO__COUNT]; /**< cp_alarms_open_by_priority */
 	unsigned patients;			/**< cp_patients_count */
+	uint64_t ctl[CP_CTL__COUNT];		/**< the control server's (zero: no socket) */
 };
 
 /** Gather the counters of a running or stopped data plane (no RCU read). */
@@ -1419,6 +1444,14 @@ int cp_monitor_read(struct cp_monitor *m,
 
 /** The sources it was built with. */
 const struct cp_sources *cp_monitor_sources(const struct cp_monitor *m);
+
+struct cp_ctl;
+
+/**
+ * The control server whose counters the samples carry (NULL: none). Call
+ * from the sampling thread (or before sampling starts).
+ */
+void cp_monitor_set_ctl(struct cp_monitor *m, struct cp_ctl *ctl);
 
 /**
  * The status object (`vigilctl status`): uptime, ports (link, rates,
@@ -1535,22 +1568,7 @@ void cp_ctl_stop(struct cp_ctl *c);
  */
 void cp_ctl_announce(struct cp_ctl *c, const char *line, size_t len);
 
-/** Counters of the server (X-macro). */
-#define CP_CTL_COUNTERS(X)                                                             \
-	X(connections, "clients accepted")                                             \
-	X(refused_full, "clients refused: control.max_clients connected")              \
-	X(requests, "requests answered")                                               \
-	X(errors, "requests answered with an error")                                   \
-	X(denied, "requests refused for the caller's role")                            \
-	X(malformed, "request lines that were not a JSON object with a cmd")           \
-	X(oversized, "request lines over 64 KiB")                                      \
-	X(slow_clients, "clients disconnected: their unread replies passed the limit") \
-	X(follow_events, "alarm changes sent to followers")
-#define CP_X_ENUM_CTL(name, desc) CP_CTL_##name,
-enum cp_ctl_counter { CP_CTL_COUNTERS(CP_X_ENUM_CTL) CP_CTL__COUNT };
-#undef CP_X_ENUM_CTL
-const char *cp_ctl_counter_name(enum cp_ctl_counter c);
-const char *cp_ctl_counter_desc(enum cp_ctl_counter c);
+/** The server's counters (CP_CTL_COUNTERS, with the report's); NULL gives zeros. */
 void cp_ctl_counters(const struct cp_ctl *c, uint64_t out[CP_CTL__COUNT]);
 
 /* ------------------------------------------------------------------------ */

@@ -882,6 +882,7 @@ audit_record(struct cp_ctl *c, const struct cp_ctl_call *call)
 	};
 	int rc = cp_audit_append(c->opts.audit, &e, clock_ns(CLOCK_REALTIME), NULL);
 
+	count(c, rc < 0 ? CP_CTL_audit_failed : CP_CTL_audited, 1);
 	if (rc < 0) {
 		c->audit_failures++;
 		if (c->audit_failures == 1 || c->audit_failures % 1000 == 0)

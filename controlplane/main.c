@@ -94,13 +94,14 @@ struct vigild {
 	struct dp_plane *dp;
 	struct cp_consumer *consumer; /* NULL without events */
 	struct cp_reloader *reloader;
-	struct store *store;	      /* NULL: storage off */
-	struct cp_persist *persist;   /* with the store */
-	struct cp_clinical *clinical; /* alarms, patients, NEWS2 (with events) */
-	struct cp_monitor *monitor;   /* samples for the socket, /metrics, telemetry */
-	struct cp_audit *audit;	      /* with the store */
-	struct cp_ctl *ctl;	      /* the control socket (NULL: off) */
-	struct cp_metrics *metrics;   /* /metrics (NULL: off) */
+	struct store *store;		   /* NULL: storage off */
+	struct cp_persist *persist;	   /* with the store */
+	struct cp_clinical *clinical;	   /* alarms, patients, NEWS2 (with events) */
+	struct cp_monitor *monitor;	   /* samples for the socket, /metrics, telemetry */
+	struct cp_audit *audit;		   /* with the store */
+	struct cp_ctl *ctl;		   /* the control socket (NULL: off) */
+	struct cp_metrics *metrics;	   /* /metrics (NULL: off) */
+	uint64_t ctl_final[CP_CTL__COUNT]; /* the socket's counters when it stopped */
 	const char *storage_dir;
 	double start;
 	bool json;
@@ -612,6 +613,7 @@ start_interfaces(struct vigild *v, const struct cp_config *cfg, const struct opt
 		}
 		if (v->clinical != NULL)
 			cp_clinical_set_announce(v->clinical, announce_to_ctl, v->ctl);
+		cp_monitor_set_ctl(v->monitor, v->ctl);
 	} else {
 		fprintf(stderr, "vigild: control socket off (%s)\n",
 			cfg->control_socket == NULL
@@ -627,6 +629,10 @@ stop_interfaces(struct vigild *v)
 {
 	if (v->clinical != NULL)
 		cp_clinical_set_announce(v->clinical, NULL, NULL);
+	if (v->ctl != NULL) { /* the summary at exit keeps its counts */
+		cp_ctl_counters(v->ctl, v->ctl_final);
+		cp_monitor_set_ctl(v->monitor, NULL);
+	}
 	cp_ctl_stop(v->ctl);
 	v->ctl = NULL;
 	cp_metrics_stop(v->metrics);
@@ -663,6 +669,10 @@ report(const struct vigild *v)
 	}
 	if (v->reloader != NULL)
 		cp_reload_counts(v->reloader, &r.reloads_good, &r.reloads_refused);
+	if (v->ctl != NULL)
+		cp_ctl_counters(v->ctl, r.ctl);
+	else
+		memcpy(r.ctl, v->ctl_final, sizeof(r.ctl));
 	r.clinical = v->clinical != NULL;
 	if (v->clinical != NULL) {
 		cp_clinical_counters(v->clinical, r.clin);

@@ -329,6 +329,18 @@ consumer_desc(unsigned i)
 	return cp_consumer_counter_desc((enum cp_consumer_counter)i);
 }
 static const char *
+control_name(unsigned i)
+{
+	return cp_ctl_counter_name((enum cp_ctl_counter)i);
+}
+
+static const char *
+control_desc(unsigned i)
+{
+	return cp_ctl_counter_desc((enum cp_ctl_counter)i);
+}
+
+static const char *
 clinical_name(unsigned i)
 {
 	return cp_clinical_counter_name((enum cp_clinical_counter)i);
@@ -598,6 +610,7 @@ write_clinical(FILE *out, const struct cp_sample *cur)
 		fprintf(out, "} %u\n", r->open_alarms[p]);
 	}
 	single_u(out, "vigil_patients", "gauge", "Patients the patient state holds", r->patients);
+	write_counter_list(out, "control", CP_CTL__COUNT, control_name, control_desc, r->ctl);
 	write_counter_list(out, "patients", CP_PAT__COUNT, patient_name, patient_desc, r->patient);
 }
 

@@ -49,6 +49,7 @@ struct cp_monitor {
 	struct cp_sample *cur;	   /* NULL before the first sample */
 	struct cp_sample *prev;	   /* NULL before the second */
 	struct cp_sample *spare;   /* the sampler's, outside the lock */
+	struct cp_ctl *ctl;	   /* the control server (sampling thread's), or NULL */
 };
 
 /* ------------------------------------------------------------------------ */
@@ -161,6 +162,14 @@ cp_monitor_free(struct cp_monitor *m)
 	pthread_mutex_destroy(&m->sampling);
 	free(m->dir_copy);
 	free(m);
+}
+
+void
+cp_monitor_set_ctl(struct cp_monitor *m, struct cp_ctl *ctl)
+{
+	pthread_mutex_lock(&m->sampling);
+	m->ctl = ctl;
+	pthread_mutex_unlock(&m->sampling);
 }
 
 const struct cp_sources *
@@ -339,6 +348,7 @@ cp_monitor_sample(struct cp_monitor *m)
 		s->uptime_s = 0;
 	s->r.elapsed_s = s->uptime_s;
 	gather_counters(src, &s->r);
+	cp_ctl_counters(m->ctl, s->r.ctl);
 	if (src->dp != NULL) {
 		gather_links(s);
 		gather_workers(src->dp, s);

@@ -216,6 +216,20 @@ add_clinical(json_t *root, const struct cp_report *r)
 	return rc != 0 ? -ENOMEM : 0;
 }
 
+/* "control": the control server's counters, zero without a socket. */
+static int
+add_control(json_t *root, const struct cp_report *r)
+{
+	json_t *ctl = json_object();
+	int rc = ctl != NULL ? 0 : -1;
+
+	for (unsigned i = 0; rc == 0 && i < CP_CTL__COUNT; i++)
+		rc |= json_object_set_new(ctl, cp_ctl_counter_name(i),
+					  json_integer((json_int_t)r->ctl[i]));
+	rc |= json_object_set_new(root, "control", ctl);
+	return rc != 0 ? -ENOMEM : 0;
+}
+
 static json_t *
 report_json(const struct cp_report *r)
 {
@@ -285,6 +299,7 @@ report_json(const struct cp_report *r)
 	json_object_set_new(root, "workers", workers);
 	json_object_set_new(root, "ports", ports);
 	if (add_tables(root, r) != 0 || add_storage(root, r) != 0 || add_clinical(root, r) != 0 ||
+	    add_control(root, r) != 0 ||
 	    (r->ruleset != NULL && r->ruleset->set != NULL && add_ruleset(root, r->ruleset) != 0)) {
 		json_decref(root);
 		return NULL;

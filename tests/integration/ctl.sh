@@ -713,6 +713,14 @@ as "$VIEWER" audit-verify audit verify
 expect_rc audit-verify 0 "audit verify"
 has audit-verify out '^audit chain ok: [0-9]+ records' "audit verify: ok"
 
+# The server counts what it did: the denials above are in stats, and each was audited.
+run stats-control stats --json
+if [ "$(json stats-control 'r["control"]["denied"] >= 14 and r["control"]["audited"] >= r["control"]["denied"] and r["control"]["audit_failed"] == 0')" = True ]; then
+	ok "stats: control.denied and control.audited count the denials"
+else
+	fail "stats: control counters $(json stats-control 'r.get("control")')"
+fi
+
 # --- Shutdown -------------------------------------------------------------------------
 
 "$vigilctl" --json alarms follow >"$tmp/follow2.out" 2>"$tmp/follow2.err" &

@@ -7,8 +7,9 @@
 # counters as hl7.NAME and vtp.NAME, the evaluator's as rules.NAME, the
 # event hand-off's, the RCU tables' and the consumer's as events.NAME,
 # tables.NAME and consumer.NAME, the clinical layer's as alarms.NAME,
-# clinical.NAME and patients.NAME) must appear in the README as `name`, and
-# the README must not document a counter that no longer exists.
+# clinical.NAME and patients.NAME, the control socket's as control.NAME)
+# must appear in the README as `name`, and the README must not document a
+# counter that no longer exists.
 set -euo pipefail
 vigild=$1
 readme=$2
@@ -33,7 +34,7 @@ readme = open(sys.argv[2]).read()
 names = set(report["outcomes"]) | set(report["drops"])
 names |= {"hl7." + n for n in report["hl7"]} | {"vtp." + n for n in report["vtp"]}
 for group in ("rules", "events", "tables", "consumer", "storage", "alarms", "clinical",
-              "patients"):
+              "patients", "control"):
     if group not in report:
         print("vigild's summary has no '%s' object" % group)
         sys.exit(1)
@@ -53,4 +54,4 @@ if report["drops"]["eth_runt"] != 1:
     sys.exit(1)
 sys.exit(1 if missing or stale else 0)
 PY
-echo "docs: all $(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(sum(len(d[g]) for g in ("outcomes", "drops", "hl7", "vtp", "rules", "events", "tables", "consumer", "storage", "alarms", "clinical", "patients")))' "$tmp/out.json") counters documented"
+echo "docs: all $(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(sum(len(d[g]) for g in ("outcomes", "drops", "hl7", "vtp", "rules", "events", "tables", "consumer", "storage", "alarms", "clinical", "patients", "control")))' "$tmp/out.json") counters documented"
