@@ -105,6 +105,12 @@ rule_set_info(const struct rule_set *set)
 	return &set->info;
 }
 
+const void *
+rule_set_hs_database(const struct rule_set *set)
+{
+	return set->db;
+}
+
 unsigned
 rule_set_count(const struct rule_set *set)
 {

@@ -354,6 +354,13 @@ int rule_set_load(const struct rule_load_opts *opts, struct rule_set **out,
 void rule_set_free(struct rule_set *set);
 
 const struct rule_set_info *rule_set_info(const struct rule_set *set);
+
+/**
+ * The set's compiled Hyperscan database (an hs_database_t; NULL when the
+ * set has no patterns), for benchmarks that time hs_scan alone with the
+ * very database the evaluator uses. Read-only; owned by the set.
+ */
+const void *rule_set_hs_database(const struct rule_set *set);
 unsigned rule_set_count(const struct rule_set *set);
 const struct rule *rule_set_rule(const struct rule_set *set, unsigned index);
 /** The rule with this sid, or NULL. */
