@@ -103,24 +103,6 @@ now_ns(void)
 	return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
 }
 
-static int
-cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
-static double
-median(const double *v, unsigned n)
-{
-	double s[BENCH_MAX_RUNS];
-
-	memcpy(s, v, n * sizeof(*v));
-	qsort(s, n, sizeof(*s), cmp_double);
-	return n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
-}
-
 static void
 min_max(const double *v, unsigned n, double *lo, double *hi)
 {
@@ -779,7 +761,7 @@ print_text(const struct cons_ctx *x, const struct cons_result *res, unsigned run
 {
 	const struct cons_load *L = &x->load;
 	double ev = (double)(L->n_tele + L->n_hit);
-	double base_ns = median(res->ns[MODE_BASELINE], runs);
+	double base_ns = bench_median(res->ns[MODE_BASELINE], runs);
 	double a;
 
 	printf("%-4s", "run");
@@ -793,7 +775,7 @@ print_text(const struct cons_ctx *x, const struct cons_result *res, unsigned run
 		putchar('\n');
 	}
 	for (unsigned m = 0; m < MODE__COUNT; m++) {
-		double md = median(res->ns[m], runs), lo, hi;
+		double md = bench_median(res->ns[m], runs), lo, hi;
 
 		min_max(res->ns[m], runs, &lo, &hi);
 		printf("%s: median %.3f M events/s (%.1f ns each; runs %.3f .. %.3f), "
@@ -801,12 +783,12 @@ print_text(const struct cons_ctx *x, const struct cons_result *res, unsigned run
 		       mode_titles[m], ev * 1e3 / md, md / ev, ev * 1e3 / hi, ev * 1e3 / lo,
 		       (double)L->n_tele * 1e3 / md, (double)L->n_hit * 1e9 / md, md / base_ns);
 	}
-	a = ev * 1e9 / median(res->ns[MODE_CLINICAL], runs);
+	a = ev * 1e9 / bench_median(res->ns[MODE_CLINICAL], runs);
 	printf("target: at least 2,000,000 events/s without storage: %s (median %.3f M/s = "
 	       "%.2f of the target); with storage %.3f M/s = %.2f of it\n",
 	       a >= CONS_TARGET ? "met" : "NOT met", a / 1e6, a / CONS_TARGET,
-	       ev * 1e3 / median(res->ns[MODE_STORAGE], runs),
-	       ev * 1e9 / median(res->ns[MODE_STORAGE], runs) / CONS_TARGET);
+	       ev * 1e3 / bench_median(res->ns[MODE_STORAGE], runs),
+	       ev * 1e9 / bench_median(res->ns[MODE_STORAGE], runs) / CONS_TARGET);
 	{
 		const struct cons_run *r = &res->first[MODE_STORAGE];
 
@@ -832,8 +814,8 @@ print_json(const struct cons_ctx *x, const struct cons_result *res, unsigned run
 {
 	const struct cons_load *L = &x->load;
 	double ev = (double)(L->n_tele + L->n_hit);
-	double base_ns = median(res->ns[MODE_BASELINE], runs);
-	double a = ev * 1e9 / median(res->ns[MODE_CLINICAL], runs);
+	double base_ns = bench_median(res->ns[MODE_BASELINE], runs);
+	double a = ev * 1e9 / bench_median(res->ns[MODE_CLINICAL], runs);
 	const struct cons_run *fr = &res->first[MODE_STORAGE];
 
 	printf("{\"command\":");
@@ -844,7 +826,7 @@ print_json(const struct cons_ctx *x, const struct cons_result *res, unsigned run
 	       runs, L->beds, L->desat_beds, L->seconds, L->n_tele + L->n_hit, L->n_tele, L->n_hit,
 	       CONS_BATCH, x->fs);
 	for (unsigned m = 0; m < MODE__COUNT; m++) {
-		double md = median(res->ns[m], runs), lo, hi;
+		double md = bench_median(res->ns[m], runs), lo, hi;
 
 		min_max(res->ns[m], runs, &lo, &hi);
 		printf("%s{\"mode\":\"%s\",\"events_per_s\":%.0f,\"obs_per_s\":%.0f,"

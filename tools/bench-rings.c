@@ -62,24 +62,6 @@ now_ns(void)
 	return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
 }
 
-static int
-cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
-static double
-median(const double *v, unsigned n)
-{
-	double s[BENCH_MAX_RUNS];
-
-	memcpy(s, v, n * sizeof(*v));
-	qsort(s, n, sizeof(*s), cmp_double);
-	return n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
-}
-
 /* ------------------------------------------------------------------------ */
 /* One run: a producer and a consumer on one lane                            */
 /* ------------------------------------------------------------------------ */
@@ -420,9 +402,9 @@ bench_rings(const struct bench_rings_opts *o)
 					       1e3 / x->ns_per_event[r], x->ns_per_event[r],
 					       100.0 * x->full_share[r], 1e3 / x->base_ns[r]);
 			}
-			x->m_ns = median(x->ns_per_event, runs);
-			x->m_base = median(x->base_ns, runs);
-			x->m_full = median(x->full_share, runs);
+			x->m_ns = bench_median(x->ns_per_event, runs);
+			x->m_base = bench_median(x->base_ns, runs);
+			x->m_full = bench_median(x->full_share, runs);
 			x->min_ns = x->max_ns = x->ns_per_event[0];
 			for (unsigned r = 1; r < runs; r++) {
 				if (x->ns_per_event[r] < x->min_ns)

@@ -19,6 +19,9 @@ int bench_decode(unsigned runs, unsigned long iterations, bool json);
 
 #define BENCH_RULES_MAX_COUNTS 8
 
+/** The median of @p n values (0 for none; @p v is left as it is). */
+double bench_median(const double *v, unsigned n);
+
 /* What the rules scenario is asked for. */
 struct bench_rules_opts {
 	unsigned runs;
@@ -142,5 +145,38 @@ struct bench_consumer_opts {
  *         -EPROTO when a counter of a run is not what was fed.
  */
 int bench_consumer(const struct bench_consumer_opts *o);
+
+#define BENCH_E2E_DEFAULT_RUNS 5u
+#define BENCH_E2E_DEFAULT_SECONDS 10.0
+#define BENCH_E2E_SMOKE_SECONDS 0.5
+#define BENCH_E2E_DEFAULT_BEDS 100u
+#define BENCH_E2E_SMOKE_BEDS 20u
+
+/* What the e2e scenario is asked for. */
+struct bench_e2e_opts {
+	unsigned runs;
+	double seconds; /**< per run, and per baseline run */
+	bool smoke;	/**< a small ward, no testpmd, fail on any loss */
+	bool json;
+	const char *command;   /**< the command line, for the report */
+	const char *rules_dir; /**< holds clinical.rules and network.rules */
+	const char *store_dir; /**< the store's directory (NULL: no storage) */
+	const char *pcap;      /**< the capture (NULL: vigil-gen writes one) */
+	const char *proto;     /**< vigil-gen --proto: hl7, vtp or mixed */
+	unsigned beds;	       /**< vigil-gen --beds */
+};
+
+/*
+ * The e2e scenario (bench-e2e.c): a plane with one worker on a net_pcap
+ * port looping a ward capture, the rules, the event consumer with the
+ * clinical pipeline; rx per second on the worker and consumer events per
+ * second, against dpdk-testpmd rxonly (the I/O limit; not with --smoke)
+ * and hs_scan of the capture's UDP payloads with the same rules' database
+ * (the matching limit), in the same run. Needs a worker lcore (EAL -l 0-1).
+ * @return 0, -ENOMEM, -EINVAL, what a file, a child or dp_start gave, or
+ *         -EPROTO when nothing was received or (--smoke) anything was
+ *         dropped or lost (after the report).
+ */
+int bench_e2e(const struct bench_e2e_opts *o);
 
 #endif /* VIGIL_BENCH_H */

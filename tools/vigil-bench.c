@@ -1,9 +1,10 @@
 /*
  * vigil-bench.c - micro-benchmarks of the data plane's per-packet cost.
  *
- *   vigil-bench [--scenario parse|decode|rules|rings|reload|store|consumer] [--runs R]
+ *   vigil-bench [--scenario parse|decode|rules|rings|reload|store|consumer|e2e] [--runs R]
  *               [--packets N] [--rules N[,N...]] [--reloads N] [--rules-dir DIR]
- *               [--store-dir DIR] [--smoke] [--json] [-- EAL arguments]
+ *               [--store-dir DIR] [--seconds S] [--pcap FILE] [--proto P] [--beds N]
+ *               [--smoke] [--json] [-- EAL arguments]
  *
  * A claim such as "vigil parses N Mpps per core" is only worth the command
  * that measured it. This tool owns that command: it starts the EAL itself
@@ -31,6 +32,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,6 +73,31 @@
 #define BENCH_VTP_LEN 96
 #define BENCH_SEED 0x5eed0001u
 
+static int
+cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+double
+bench_median(const double *v, unsigned n)
+{
+	double *s, m;
+
+	if (n == 0)
+		return 0;
+	s = malloc(n * sizeof(*s));
+	if (s == NULL)
+		return NAN;
+	memcpy(s, v, n * sizeof(*v));
+	qsort(s, n, sizeof(*s), cmp_double);
+	m = n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
+	free(s);
+	return m;
+}
+
 static const char *const default_eal_args[] = {
 	"--no-pci", "--no-huge", "--no-shconf", "-m", "256", "-l", "0", "--log-level=*:warning",
 };
@@ -94,6 +121,10 @@ struct bench_opts {
 	unsigned reloads;      /* the reload scenario's reloads (0: its default) */
 	const char *rules_dir; /* and where its rules are (NULL: its default) */
 	const char *store_dir; /* where the store scenario's databases go (NULL: its default) */
+	double seconds;	       /* the e2e scenario's run length (0: its default) */
+	const char *pcap;      /* its capture (NULL: vigil-gen writes one) */
+	const char *proto;     /* vigil-gen --proto for it */
+	unsigned beds;	       /* vigil-gen --beds for it (0: its default) */
 };
 
 static void
@@ -121,6 +152,12 @@ usage(FILE *out)
 		"                    ward: without storage, with the alarm log, with\n"
 		"                    storage, against no-op hooks (runs 5; --packets N:\n"
 		"                    events per run, default %lu)\n"
+		"                    e2e: the appliance end to end: a plane with one\n"
+		"                    worker on a looped ward capture, the rules, the\n"
+		"                    consumer with the clinical pipeline; rx pps and\n"
+		"                    events/s against dpdk-testpmd rxonly and hs_scan\n"
+		"                    of the same capture (runs 5 of --seconds; EAL\n"
+		"                    default -m 1024 -l 0-1)\n"
 		"  --runs R          timed runs, median reported (default %u)\n"
 		"  --packets N       packets per run, rounded up to whole passes over the\n"
 		"                    %u prebuilt frames (default %lu)\n"
@@ -131,14 +168,21 @@ usage(FILE *out)
 		"                    clinical.rules and network.rules (default\n"
 		"                    $VIGIL_SOURCE_ROOT/rules, else rules)\n"
 		"  --store-dir DIR   where the store and consumer scenarios make their\n"
-		"                    databases (default $TMPDIR, else /var/tmp)\n"
+		"                    databases (default $TMPDIR, else /var/tmp); e2e:\n"
+		"                    store into DIR (default: no storage)\n"
+		"  --seconds S       e2e: seconds per run (default 10, --smoke 0.5)\n"
+		"  --pcap FILE       e2e: the capture (default: vigil-gen --scenario demo\n"
+		"                    writes one, 60 simulated seconds)\n"
+		"  --proto P         e2e: vigil-gen's hl7, vtp or mixed (default hl7)\n"
+		"  --beds N          e2e: vigil-gen's beds (default %u, --smoke %u)\n"
 		"  --smoke           a tiny run (%u run, %lu packets) that checks the counters\n"
 		"  --json            print the result as one JSON object\n"
 		"  -h, --help        this text\n"
 		"EAL arguments after -- replace the defaults:",
 		BENCH_STORE_DEFAULT_OBS, BENCH_CONSUMER_DEFAULT_EVENTS, BENCH_DEFAULT_RUNS,
 		BENCH_N_FRAMES, BENCH_DEFAULT_PACKETS, BENCH_RELOAD_DEFAULT, BENCH_RELOAD_SMOKE,
-		BENCH_SMOKE_RUNS, BENCH_SMOKE_PACKETS);
+		BENCH_E2E_DEFAULT_BEDS, BENCH_E2E_SMOKE_BEDS, BENCH_SMOKE_RUNS,
+		BENCH_SMOKE_PACKETS);
 	for (size_t i = 0; i < sizeof(default_eal_args) / sizeof(default_eal_args[0]); i++)
 		fprintf(out, " %s", default_eal_args[i]);
 	fputc('\n', out);
@@ -175,6 +219,10 @@ parse_args(int argc, char **argv, struct bench_opts *o)
 		{"reloads", required_argument, NULL, 'L'},
 		{"rules-dir", required_argument, NULL, 'D'},
 		{"store-dir", required_argument, NULL, 'T'},
+		{"seconds", required_argument, NULL, 's'},
+		{"pcap", required_argument, NULL, 'P'},
+		{"proto", required_argument, NULL, 'p'},
+		{"beds", required_argument, NULL, 'B'},
 		{NULL, 0, NULL, 0},
 	};
 	bool runs_given = false, packets_given = false;
@@ -190,6 +238,10 @@ parse_args(int argc, char **argv, struct bench_opts *o)
 	o->reloads = 0;
 	o->rules_dir = NULL;
 	o->store_dir = NULL;
+	o->seconds = 0;
+	o->pcap = NULL;
+	o->proto = NULL;
+	o->beds = 0;
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'L':
@@ -202,6 +254,37 @@ parse_args(int argc, char **argv, struct bench_opts *o)
 			break;
 		case 'T':
 			o->store_dir = optarg;
+			break;
+		case 's': {
+			char *end;
+
+			errno = 0;
+			o->seconds = strtod(optarg, &end);
+			if (errno || end == optarg || *end || !(o->seconds >= 0.1) ||
+			    o->seconds > 3600) {
+				fprintf(stderr,
+					"vigil-bench: --seconds: '%s' is not a number in "
+					"0.1..3600\n",
+					optarg);
+				return -EINVAL;
+			}
+			break;
+		}
+		case 'P':
+			o->pcap = optarg;
+			break;
+		case 'p':
+			if (strcmp(optarg, "hl7") != 0 && strcmp(optarg, "vtp") != 0 &&
+			    strcmp(optarg, "mixed") != 0) {
+				fprintf(stderr, "vigil-bench: --proto: hl7, vtp or mixed\n");
+				return -EINVAL;
+			}
+			o->proto = optarg;
+			break;
+		case 'B':
+			if (parse_ulong("--beds", optarg, 1, 100000, &v) != 0)
+				return -EINVAL;
+			o->beds = (unsigned)v;
 			break;
 		case 'S':
 			o->scenario = optarg;
@@ -265,10 +348,10 @@ parse_args(int argc, char **argv, struct bench_opts *o)
 	if (strcmp(o->scenario, "parse") != 0 && strcmp(o->scenario, "decode") != 0 &&
 	    strcmp(o->scenario, "rules") != 0 && strcmp(o->scenario, "rings") != 0 &&
 	    strcmp(o->scenario, "reload") != 0 && strcmp(o->scenario, "store") != 0 &&
-	    strcmp(o->scenario, "consumer") != 0) {
+	    strcmp(o->scenario, "consumer") != 0 && strcmp(o->scenario, "e2e") != 0) {
 		fprintf(stderr,
 			"vigil-bench: unknown scenario '%s' (known: parse, decode, rules, rings, "
-			"reload, store, consumer)\n",
+			"reload, store, consumer, e2e)\n",
 			o->scenario);
 		return -EINVAL;
 	}
@@ -314,8 +397,18 @@ parse_args(int argc, char **argv, struct bench_opts *o)
 		if (!packets_given)
 			o->packets = o->smoke ? BENCH_CONSUMER_SMOKE_EVENTS
 					      : BENCH_CONSUMER_DEFAULT_EVENTS;
+	} else if (strcmp(o->scenario, "e2e") == 0) {
+		if (!runs_given)
+			o->runs = o->smoke ? BENCH_SMOKE_RUNS : BENCH_E2E_DEFAULT_RUNS;
+		if (o->seconds == 0)
+			o->seconds = o->smoke ? BENCH_E2E_SMOKE_SECONDS : BENCH_E2E_DEFAULT_SECONDS;
+		if (o->proto == NULL)
+			o->proto = "hl7";
+		if (o->beds == 0)
+			o->beds = o->smoke ? BENCH_E2E_SMOKE_BEDS : BENCH_E2E_DEFAULT_BEDS;
 	} else if (o->store_dir != NULL) {
-		fprintf(stderr, "vigil-bench: --store-dir is for --scenario store and consumer\n");
+		fprintf(stderr,
+			"vigil-bench: --store-dir is for --scenario store, consumer and e2e\n");
 		return -EINVAL;
 	}
 	if (strcmp(o->scenario, "reload") == 0) {
@@ -326,8 +419,15 @@ parse_args(int argc, char **argv, struct bench_opts *o)
 		return -EINVAL;
 	}
 	if (o->rules_dir != NULL && strcmp(o->scenario, "reload") != 0 &&
-	    strcmp(o->scenario, "consumer") != 0) {
-		fprintf(stderr, "vigil-bench: --rules-dir is for --scenario reload and consumer\n");
+	    strcmp(o->scenario, "consumer") != 0 && strcmp(o->scenario, "e2e") != 0) {
+		fprintf(stderr,
+			"vigil-bench: --rules-dir is for --scenario reload, consumer and e2e\n");
+		return -EINVAL;
+	}
+	if (strcmp(o->scenario, "e2e") != 0 &&
+	    (o->seconds != 0 || o->pcap || o->proto || o->beds != 0)) {
+		fprintf(stderr, "vigil-bench: --seconds, --pcap, --proto and --beds are for "
+				"--scenario e2e\n");
 		return -EINVAL;
 	}
 	return 0;
@@ -757,14 +857,6 @@ struct bench_summary {
 	double median, min, max; /* ns per packet */
 };
 
-static int
-cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
 static void
 summarise(const double *v, unsigned n, struct bench_summary *out)
 {
@@ -1060,6 +1152,37 @@ scenario_consumer(const struct bench_opts *o, int argc, char **argv)
 	return rc;
 }
 
+/* The e2e scenario runs a plane of its own on the EAL's lcores. */
+static int
+scenario_e2e(const struct bench_opts *o, int argc, char **argv)
+{
+	struct bench_e2e_opts eo = {
+		.runs = o->runs,
+		.seconds = o->seconds,
+		.smoke = o->smoke,
+		.json = o->json,
+		.store_dir = o->store_dir,
+		.pcap = o->pcap,
+		.proto = o->proto,
+		.beds = o->beds,
+	};
+	char *cmd = command_text(argc, argv), *dir = NULL;
+	int rc;
+
+	if (cmd == NULL)
+		return -ENOMEM;
+	rc = rules_dir_of(o, &eo.rules_dir, &dir);
+	if (rc != 0) {
+		free(cmd);
+		return rc;
+	}
+	eo.command = cmd;
+	rc = bench_e2e(&eo);
+	free(dir);
+	free(cmd);
+	return rc;
+}
+
 /* The store scenario needs no EAL either; it runs pinned like the others. */
 static int
 scenario_store(const struct bench_opts *o, int argc, char **argv)
@@ -1117,7 +1240,7 @@ main(int argc, char **argv)
 		}
 		for (int i = app_argc + 1; i < argc; i++)
 			eal_argv[eal_argc++] = argv[i];
-	} else if (strcmp(o.scenario, "reload") == 0) {
+	} else if (strcmp(o.scenario, "reload") == 0 || strcmp(o.scenario, "e2e") == 0) {
 		for (size_t i = 0; i < sizeof(reload_eal_args) / sizeof(reload_eal_args[0]); i++)
 			eal_argv[eal_argc++] = (char *)reload_eal_args[i];
 	} else {
@@ -1149,6 +1272,8 @@ main(int argc, char **argv)
 		rc = scenario_store(&o, argc, orig_argv);
 	} else if (strcmp(o.scenario, "consumer") == 0) {
 		rc = scenario_consumer(&o, argc, orig_argv);
+	} else if (strcmp(o.scenario, "e2e") == 0) {
+		rc = scenario_e2e(&o, argc, orig_argv);
 	} else {
 		rc = scenario_parse(&o, argc, orig_argv);
 	}
