@@ -633,6 +633,17 @@ walk_mapping(struct loader *ld, const yaml_node_t *map, const char *path,
 	return 0;
 }
 
+/* parse_NAME: the mapping of a section, by its key table. */
+#define SECTION(name, keys)                                                                        \
+	static int parse_##name(struct loader *ld, const yaml_node_t *value, const char *path,     \
+				void *target)                                                      \
+	{                                                                                          \
+		const yaml_node_t *values[MAX_KEYS];                                               \
+                                                                                                   \
+		return walk_mapping(ld, value, path, keys, sizeof(keys) / sizeof(keys[0]), target, \
+				    values);                                                       \
+	}
+
 /* ------------------------------------------------------------------------ */
 /* eal, workers, rx_desc, tx_desc, promiscuous, stats_interval               */
 /* ------------------------------------------------------------------------ */
@@ -1164,14 +1175,7 @@ static const struct key_def registry_keys[] = {
 	{"devices", parse_registry_devices},
 };
 
-static int
-parse_registry(struct loader *ld, const yaml_node_t *value, const char *path, void *target)
-{
-	const yaml_node_t *values[MAX_KEYS];
-
-	return walk_mapping(ld, value, path, registry_keys,
-			    sizeof(registry_keys) / sizeof(registry_keys[0]), target, values);
-}
+SECTION(registry, registry_keys)
 
 /* A ring size; the data plane rounds it up to a power of two. */
 static int
@@ -1203,14 +1207,7 @@ static const struct key_def events_keys[] = {
 	{"telemetry_ring", parse_telemetry_ring},
 };
 
-static int
-parse_events(struct loader *ld, const yaml_node_t *value, const char *path, void *target)
-{
-	const yaml_node_t *values[MAX_KEYS];
-
-	return walk_mapping(ld, value, path, events_keys,
-			    sizeof(events_keys) / sizeof(events_keys[0]), target, values);
-}
+SECTION(events, events_keys)
 
 /* ------------------------------------------------------------------------ */
 /* rules                                                                     */
@@ -1368,14 +1365,7 @@ static const struct key_def rules_keys[] = {
 	{"max_errors", parse_rules_max_errors},
 };
 
-static int
-parse_rules(struct loader *ld, const yaml_node_t *value, const char *path, void *target)
-{
-	const yaml_node_t *values[MAX_KEYS];
-
-	return walk_mapping(ld, value, path, rules_keys, sizeof(rules_keys) / sizeof(rules_keys[0]),
-			    target, values);
-}
+SECTION(rules, rules_keys)
 
 /* ------------------------------------------------------------------------ */
 /* storage                                                                   */
@@ -1657,14 +1647,7 @@ static const struct key_def retention_keys[] = {
 	{"audit", parse_retention_audit},
 };
 
-static int
-parse_storage_retention(struct loader *ld, const yaml_node_t *value, const char *path, void *target)
-{
-	const yaml_node_t *values[MAX_KEYS];
-
-	return walk_mapping(ld, value, path, retention_keys,
-			    sizeof(retention_keys) / sizeof(retention_keys[0]), target, values);
-}
+SECTION(storage_retention, retention_keys)
 
 static const struct key_def storage_keys[] = {
 	{"dir", parse_storage_dir},
@@ -1677,14 +1660,7 @@ static const struct key_def storage_keys[] = {
 	{"key_file", parse_storage_key_file},
 };
 
-static int
-parse_storage(struct loader *ld, const yaml_node_t *value, const char *path, void *target)
-{
-	const yaml_node_t *values[MAX_KEYS];
-
-	return walk_mapping(ld, value, path, storage_keys,
-			    sizeof(storage_keys) / sizeof(storage_keys[0]), target, values);
-}
+SECTION(storage, storage_keys)
 
 void
 cp_config_store_opts(const struct cp_config *c, struct store_opts *opts)
@@ -1828,15 +1804,7 @@ static const struct key_def decode_errors_keys[] = {
 	{"seconds", parse_decode_errors_seconds},
 };
 
-static int
-parse_decode_errors(struct loader *ld, const yaml_node_t *value, const char *path, void *target)
-{
-	const yaml_node_t *values[MAX_KEYS];
-
-	return walk_mapping(ld, value, path, decode_errors_keys,
-			    sizeof(decode_errors_keys) / sizeof(decode_errors_keys[0]), target,
-			    values);
-}
+SECTION(decode_errors, decode_errors_keys)
 
 /* alarms.priority.<condition>: low, medium or high (a technical alarm always sounds). */
 static int
@@ -1886,14 +1854,7 @@ static const struct key_def alarms_keys[] = {
 	{"priority", parse_alarm_priority},
 };
 
-static int
-parse_alarms(struct loader *ld, const yaml_node_t *value, const char *path, void *target)
-{
-	const yaml_node_t *values[MAX_KEYS];
-
-	return walk_mapping(ld, value, path, alarms_keys,
-			    sizeof(alarms_keys) / sizeof(alarms_keys[0]), target, values);
-}
+SECTION(alarms, alarms_keys)
 
 /* ------------------------------------------------------------------------ */
 /* patients                                                                  */
@@ -2274,17 +2235,6 @@ get_path_or_null(struct loader *ld, const yaml_node_t *value, const char *path, 
 		return node_error(ld, value, path, "must not be empty (null turns it off)");
 	return resolve_path(ld, s, out);
 }
-
-/* parse_NAME: the mapping of a section, by its key table. */
-#define SECTION(name, keys)                                                                        \
-	static int parse_##name(struct loader *ld, const yaml_node_t *value, const char *path,     \
-				void *target)                                                      \
-	{                                                                                          \
-		const yaml_node_t *values[MAX_KEYS];                                               \
-                                                                                                   \
-		return walk_mapping(ld, value, path, keys, sizeof(keys) / sizeof(keys[0]), target, \
-				    values);                                                       \
-	}
 
 /* A key holding a path or null, into cp_config.field. */
 #define PATH_OR_NULL(fn, field, what)                                                              \
