@@ -424,19 +424,6 @@ iso_time(int64_t ns, char *out, size_t room)
 		 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(rem / 1000000));
 }
 
-static void
-user_name(uid_t uid, char *out, size_t room)
-{
-	struct passwd pw, *res = NULL;
-	char buf[4096];
-
-	if (getpwuid_r(uid, &pw, buf, sizeof(buf), &res) == 0 && res != NULL &&
-	    res->pw_name != NULL)
-		snprintf(out, room, "%s", res->pw_name);
-	else
-		snprintf(out, room, "%u", (unsigned)uid);
-}
-
 /* The record of @p e as seq @p seq, without its mac. */
 static int
 record_build(const struct cp_audit *a, const struct cp_audit_entry *e, int64_t time_ns,
@@ -455,7 +442,7 @@ record_build(const struct cp_audit *a, const struct cp_audit_entry *e, int64_t t
 	if (rc < 0)
 		goto fail;
 	if (e->user == NULL)
-		user_name(e->uid, user, sizeof(user));
+		cp_user_name(e->uid, user, sizeof(user));
 	if (set_int(o, "seq", (json_int_t)seq) < 0 || set_text(o, "time", when, sizeof(when)) < 0 ||
 	    set_int(o, "time_ns", time_ns) < 0 || set_int(o, "uid", (json_int_t)e->uid) < 0 ||
 	    set_text(o, "user", e->user != NULL ? e->user : user, USER_MAX) < 0 ||

@@ -666,6 +666,12 @@ struct cp_role_map {
  */
 enum cp_role cp_role_of(const struct cp_role_map *m, uid_t uid, gid_t gid, uid_t self_uid);
 
+/** The user name of @p uid, or its digits when it has none (or @p len is too short). */
+void cp_user_name(uid_t uid, char *out, size_t len);
+
+/** The gid of @p group: digits, or a group name. @return 0, -ENOENT, -ENOMEM. */
+int cp_group_id(const char *group, gid_t *out);
+
 /** vigil.yaml, with every default filled in. Strings are owned (cp_config_free). */
 struct cp_config {
 	char *path; /**< file it came from, or NULL for defaults only */

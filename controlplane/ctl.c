@@ -1359,19 +1359,6 @@ client_event(struct cp_ctl *c, struct ctl_client *cl, uint32_t events)
 /* ------------------------------------------------------------------------ */
 
 static void
-peer_name(uid_t uid, char *out, size_t n)
-{
-	struct passwd pw, *res = NULL;
-	char buf[4096];
-
-	if (getpwuid_r(uid, &pw, buf, sizeof(buf), &res) == 0 && res != NULL &&
-	    strlen(pw.pw_name) < n)
-		snprintf(out, n, "%s", pw.pw_name);
-	else
-		snprintf(out, n, "%u", (unsigned)uid);
-}
-
-static void
 refuse_busy(struct cp_ctl *c, int fd)
 {
 	char msg[128];
@@ -1417,7 +1404,7 @@ add_client(struct cp_ctl *c, int fd)
 	cl->caller.uid = cred.uid;
 	cl->caller.gid = cred.gid;
 	cl->caller.pid = cred.pid;
-	peer_name(cred.uid, cl->caller.user, sizeof(cl->caller.user));
+	cp_user_name(cred.uid, cl->caller.user, sizeof(cl->caller.user));
 	cl->caller.role = cp_role_of(c->opts.roles, cred.uid, cred.gid, geteuid());
 	cl->events = EPOLLIN;
 	ev.events = EPOLLIN;
@@ -1577,27 +1564,6 @@ server_thread(void *arg)
 /* ------------------------------------------------------------------------ */
 /* Start and stop                                                            */
 /* ------------------------------------------------------------------------ */
-
-/* The gid of @p group (a name or digits). */
-static int
-resolve_group(const char *group, gid_t *out)
-{
-	struct group gr, *res = NULL;
-	char buf[4096];
-	char *end;
-	unsigned long v;
-
-	errno = 0;
-	v = strtoul(group, &end, 10);
-	if (*group != '\0' && *end == '\0' && errno == 0 && v <= UINT32_MAX - 1) {
-		*out = (gid_t)v;
-		return 0;
-	}
-	if (getgrnam_r(group, &gr, buf, sizeof(buf), &res) != 0 || res == NULL)
-		return -ENOENT;
-	*out = gr.gr_gid;
-	return 0;
-}
 
 static void
 group_name(gid_t gid, char *out, size_t n)
@@ -1772,7 +1738,7 @@ cp_ctl_start(const struct cp_ctl_opts *o, struct cp_ctl **out, char *err, size_t
 			 o->mode);
 		return -EINVAL;
 	}
-	if (o->group != NULL && resolve_group(o->group, &gid) != 0) {
+	if (o->group != NULL && cp_group_id(o->group, &gid) != 0) {
 		snprintf(err, errlen,
 			 "control.group %s: no such group; create it or name another (a name or "
 			 "a gid)",

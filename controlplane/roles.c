@@ -47,48 +47,56 @@ parse_id(const char *s, unsigned long *out)
 	return true;
 }
 
-/* The uid of user @p name. @return 0, -ENOENT, -ENOMEM. */
+/* The passwd entry of @p name, or of @p uid when @p name is NULL. @return 0 or -ENOENT. */
+static int
+passwd_of(uid_t uid, const char *name, struct passwd *pw, char *buf, size_t len)
+{
+	struct passwd *res = NULL;
+	int rc = name != NULL ? getpwnam_r(name, pw, buf, len, &res)
+			      : getpwuid_r(uid, pw, buf, len, &res);
+
+	return rc == 0 && res != NULL ? 0 : -ENOENT;
+}
+
+void
+cp_user_name(uid_t uid, char *out, size_t len)
+{
+	struct passwd pw;
+	char buf[4096];
+
+	if (passwd_of(uid, NULL, &pw, buf, sizeof(buf)) == 0 && strlen(pw.pw_name) < len)
+		snprintf(out, len, "%s", pw.pw_name);
+	else
+		snprintf(out, len, "%u", (unsigned)uid);
+}
+
+/* The uid of user @p name. @return 0 or -ENOENT. */
 static int
 user_uid(const char *name, uid_t *out)
 {
-	struct passwd pw, *res = NULL;
-	size_t len = 1024;
-	char *buf = NULL;
-	int rc;
+	struct passwd pw;
+	char buf[4096];
 
-	for (;;) {
-		char *nb = realloc(buf, len);
-
-		if (nb == NULL) {
-			rc = -ENOMEM;
-			goto out;
-		}
-		buf = nb;
-		rc = getpwnam_r(name, &pw, buf, len, &res);
-		if (rc != ERANGE || len >= 1 << 20)
-			break;
-		len *= 2;
-	}
-	if (rc != 0 || res == NULL) {
-		rc = -ENOENT;
-		goto out;
-	}
+	if (passwd_of(0, name, &pw, buf, sizeof(buf)) != 0)
+		return -ENOENT;
 	*out = pw.pw_uid;
-	rc = 0;
-out:
-	free(buf);
-	return rc;
+	return 0;
 }
 
-/* The gid of group @p name. @return 0, -ENOENT, -ENOMEM. */
-static int
-group_gid(const char *name, gid_t *out)
+int
+cp_group_id(const char *group, gid_t *out)
 {
 	struct group gr, *res = NULL;
-	size_t len = 1024;
+	size_t len = 4096;
 	char *buf = NULL;
+	unsigned long v;
 	int rc;
 
+	if (parse_id(group, &v)) {
+		*out = (gid_t)v;
+		return 0;
+	}
+	/* A group's entry lists its members: it may need a larger buffer. */
 	for (;;) {
 		char *nb = realloc(buf, len);
 
@@ -97,7 +105,7 @@ group_gid(const char *name, gid_t *out)
 			goto out;
 		}
 		buf = nb;
-		rc = getgrnam_r(name, &gr, buf, len, &res);
+		rc = getgrnam_r(group, &gr, buf, len, &res);
 		if (rc != ERANGE || len >= 1 << 20)
 			break;
 		len *= 2;
@@ -123,33 +131,18 @@ struct caller_groups {
 static void
 lookup_groups(uid_t uid, struct caller_groups *g)
 {
-	struct passwd pw, *res = NULL;
-	size_t len = 1024;
-	char *buf = NULL;
-	int rc;
+	struct passwd pw;
+	char buf[4096];
 
 	g->looked_up = true;
 	g->n = 0;
-	for (;;) {
-		char *nb = realloc(buf, len);
-
-		if (nb == NULL)
-			goto out;
-		buf = nb;
-		rc = getpwuid_r(uid, &pw, buf, len, &res);
-		if (rc != ERANGE || len >= 1 << 20)
-			break;
-		len *= 2;
-	}
-	if (rc != 0 || res == NULL)
-		goto out; /* no such user: only the socket's gid counts */
+	if (passwd_of(uid, NULL, &pw, buf, sizeof(buf)) != 0)
+		return; /* no such user: only the socket's gid counts */
 	g->n = ROLES_MAX_GROUPS;
 	if (getgrouplist(pw.pw_name, pw.pw_gid, g->gid, &g->n) < 0)
 		g->n = ROLES_MAX_GROUPS; /* more than we look at: the first ones */
 	if (g->n < 0)
 		g->n = 0;
-out:
-	free(buf);
 }
 
 static bool
@@ -162,9 +155,7 @@ names_caller(const char *entry, uid_t uid, gid_t gid, struct caller_groups *g)
 	if (entry[0] == '@') {
 		gid_t want;
 
-		if (parse_id(entry + 1, &v))
-			want = (gid_t)v;
-		else if (group_gid(entry + 1, &want) != 0)
+		if (cp_group_id(entry + 1, &want) != 0)
 			return false;
 		if (want == gid)
 			return true;
