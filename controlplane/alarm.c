@@ -1655,8 +1655,8 @@ iso_time(char *buf, size_t size, int64_t ns)
  * often Latin-1): such a text is taken as Latin-1, so the record stays
  * readable JSON (it then reads back as its UTF-8 form, not byte for byte).
  */
-static json_t *
-jtext(const char *s)
+json_t *
+cp_json_text(const char *s)
 {
 	size_t len = strlen(s);
 	json_t *j = json_stringn(s, len);
@@ -1739,17 +1739,17 @@ cp_alarm_json(const struct cp_alarm *a, size_t *len)
 	bad |= set(o, "base_priority", json_string(prio_name(a->base_priority)));
 	bad |= set(o, "kind", json_string(rule_kind_name((enum rule_kind)a->kind)));
 	bad |= set(o, "latch", json_boolean(a->latch));
-	bad |= set(o, "msg", jtext(a->msg));
-	bad |= set(o, "subject", jtext(a->subject));
-	bad |= set(o, "patient", jtext(a->patient));
-	bad |= set(o, "location", jtext(a->location));
-	bad |= set(o, "device_id", jtext(a->device_id));
+	bad |= set(o, "msg", cp_json_text(a->msg));
+	bad |= set(o, "subject", cp_json_text(a->subject));
+	bad |= set(o, "patient", cp_json_text(a->patient));
+	bad |= set(o, "location", cp_json_text(a->location));
+	bad |= set(o, "device_id", cp_json_text(a->device_id));
 	bad |= set(o, "device", json_string(dev));
 	bad |= set(o, "event_code", json_integer(a->event_code));
 	bad |= set(o, "metric", metric != NULL ? metric : json_null());
 	bad |= set(o, "value",
 		   isnan(a->value) || isinf(a->value) ? json_null() : json_real(a->value));
-	bad |= set(o, "response", a->response != NULL ? jtext(a->response) : json_null());
+	bad |= set(o, "response", a->response != NULL ? cp_json_text(a->response) : json_null());
 	bad |= set_time(o, "onset", a->onset_ns);
 	bad |= set_time(o, "raised", a->raised_ns);
 	bad |= set_time(o, "changed", a->changed_ns);
@@ -1769,7 +1769,7 @@ cp_alarm_json(const struct cp_alarm *a, size_t *len)
 		bad |= set(e, "state", json_string(cp_alarm_state_name(h->state)));
 		bad |= set(e, "priority", json_string(prio_name(h->priority)));
 		bad |= set_time(e, "time", h->time_ns);
-		bad |= set(e, "by", jtext(h->by));
+		bad |= set(e, "by", cp_json_text(h->by));
 	}
 	bad |= json_object_set(o, "history", hist);
 	bad |= set(o, "history_dropped", json_integer(a->hist_dropped));

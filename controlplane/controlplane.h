@@ -511,6 +511,13 @@ int cp_alarms_silence(struct cp_alarms *m, uint64_t id, const char *who, int64_t
 char *cp_alarm_json(const struct cp_alarm *a, size_t *len);
 
 /**
+ * A text from the wire as a JSON string (a new reference, or NULL: no
+ * memory). Texts that are not UTF-8 (HL7 is often Latin-1) are taken as
+ * Latin-1, so records and replies stay readable JSON.
+ */
+struct json_t *cp_json_text(const char *s);
+
+/**
  * Read a stored record back (the inverse of cp_alarm_json).
  * @return 0, -EINVAL (not an alarm record), -ENOMEM.
  */

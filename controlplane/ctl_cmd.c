@@ -130,32 +130,7 @@ device_json(uint64_t device)
 static json_t *
 text_json(const char *s)
 {
-	size_t len, n = 0;
-	json_t *j;
-	char *u;
-
-	if (s == NULL || s[0] == '\0')
-		return json_null();
-	len = strlen(s);
-	j = json_stringn(s, len);
-	if (j != NULL)
-		return j;
-	u = malloc(2 * len + 1);
-	if (u == NULL)
-		return NULL;
-	for (size_t i = 0; i < len; i++) {
-		uint8_t b = (uint8_t)s[i];
-
-		if (b < 0x80) {
-			u[n++] = (char)b;
-		} else {
-			u[n++] = (char)(0xc0 | b >> 6);
-			u[n++] = (char)(0x80 | (b & 0x3f));
-		}
-	}
-	j = json_stringn(u, n);
-	free(u);
-	return j;
+	return s == NULL || s[0] == '\0' ? json_null() : cp_json_text(s);
 }
 
 /* A number rounded to @p places decimals (so 0.1 + 0.2 does not show as 0.30000000000000004). */
