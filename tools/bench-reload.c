@@ -594,24 +594,14 @@ loss_gather(struct rl_ctx *c, struct rl_loss *l)
 {
 	static struct dp_stats tot;
 
+	struct bench_plane_loss p;
+
 	memset(l, 0, sizeof(*l));
-	for (unsigned w = 0; w < dp_n_workers(c->dp); w++) {
-		const struct dp_stats *s = dp_worker_stats(c->dp, w);
-		uint64_t rx = dp_read(&s->rx_packets), acc = dp_stats_accounted(s);
-
-		l->unaccounted += rx > acc ? rx - acc : acc - rx;
-	}
-	for (unsigned i = 0; i < dp_n_ports(c->dp); i++) {
-		struct dp_port_stats ps;
-
-		if (dp_port_stats(c->dp, i, &ps) != 0)
-			continue;
-		l->imissed += ps.imissed;
-		l->ierrors += ps.ierrors;
-		l->rx_nombuf += ps.rx_nombuf;
-	}
-	memset(&tot, 0, sizeof(tot));
-	dp_stats_total(c->dp, &tot);
+	bench_plane_loss(c->dp, &p, &tot);
+	l->unaccounted = p.unaccounted;
+	l->imissed = p.imissed;
+	l->ierrors = p.ierrors;
+	l->rx_nombuf = p.rx_nombuf;
 	for (unsigned d = 0; d < DP_DROP__COUNT; d++)
 		l->drops += tot.drop[d];
 	l->messages = tot.hl7[DP_HL7_messages];

@@ -19,6 +19,18 @@ int bench_decode(unsigned runs, unsigned long iterations, bool json);
 
 #define BENCH_RULES_MAX_COUNTS 8
 
+struct dp_plane;
+struct dp_stats;
+
+/** What a running plane lost before a worker took a frame, or did not account for. */
+struct bench_plane_loss {
+	uint64_t unaccounted; /**< rx not in an outcome or drop counter, over the workers */
+	uint64_t imissed, ierrors, rx_nombuf; /**< over the ports */
+};
+
+/** Fill @p l, and @p tot with every worker's counters summed. */
+void bench_plane_loss(struct dp_plane *dp, struct bench_plane_loss *l, struct dp_stats *tot);
+
 /** The median of @p n values (0 for none; @p v is left as it is). */
 double bench_median(const double *v, unsigned n);
 

@@ -98,6 +98,29 @@ bench_median(const double *v, unsigned n)
 	return m;
 }
 
+void
+bench_plane_loss(struct dp_plane *dp, struct bench_plane_loss *l, struct dp_stats *tot)
+{
+	memset(l, 0, sizeof(*l));
+	for (unsigned w = 0; w < dp_n_workers(dp); w++) {
+		const struct dp_stats *s = dp_worker_stats(dp, w);
+		uint64_t rx = dp_read(&s->rx_packets), acc = dp_stats_accounted(s);
+
+		l->unaccounted += rx > acc ? rx - acc : acc - rx;
+	}
+	for (unsigned i = 0; i < dp_n_ports(dp); i++) {
+		struct dp_port_stats ps;
+
+		if (dp_port_stats(dp, i, &ps) != 0)
+			continue;
+		l->imissed += ps.imissed;
+		l->ierrors += ps.ierrors;
+		l->rx_nombuf += ps.rx_nombuf;
+	}
+	memset(tot, 0, sizeof(*tot));
+	dp_stats_total(dp, tot);
+}
+
 static const char *const default_eal_args[] = {
 	"--no-pci", "--no-huge", "--no-shconf", "-m", "256", "-l", "0", "--log-level=*:warning",
 };
