@@ -1515,72 +1515,6 @@ test_consumer_hit_before_observation(void)
 static const uint8_t peer_mac[6] = {0x02, 0x00, 0x00, 0x00, 0x00, 0x10};
 static const uint8_t our_v6[16] = {0x20, 0x01, 0x0d, 0xb8, [15] = 0x01};
 
-/* An ethdev over one RX and one TX ring the test owns. */
-struct ring_port {
-	char name[RTE_ETH_NAME_MAX_LEN];
-	uint16_t port_id;
-	struct rte_ring *rx;
-	struct rte_ring *tx;
-	uint8_t mac[6];
-};
-
-static void
-ring_drain(struct rte_ring *r)
-{
-	struct rte_mbuf *m;
-
-	while (r != NULL && rte_ring_dequeue(r, (void **)&m) == 0)
-		rte_pktmbuf_free(m);
-}
-
-static void
-ring_port_destroy(struct ring_port *rp)
-{
-	if (rp->name[0] != '\0')
-		CU_ASSERT_EQUAL(rte_eal_hotplug_remove("vdev", rp->name), 0);
-	ring_drain(rp->rx);
-	ring_drain(rp->tx);
-	rte_ring_free(rp->rx);
-	rte_ring_free(rp->tx);
-	memset(rp, 0, sizeof(*rp));
-}
-
-static int
-ring_port_create(struct ring_port *rp, const char *tag)
-{
-	char ring_name[RTE_RING_NAMESIZE];
-	struct rte_ether_addr mac;
-	int port, rc;
-
-	memset(rp, 0, sizeof(*rp));
-	snprintf(ring_name, sizeof(ring_name), "%s_rx", tag);
-	rp->rx = rte_ring_create(ring_name, E2E_RING_SIZE, (int)rte_socket_id(), 0);
-	snprintf(ring_name, sizeof(ring_name), "%s_tx", tag);
-	rp->tx = rte_ring_create(ring_name, E2E_RING_SIZE, (int)rte_socket_id(), 0);
-	if (rp->rx == NULL || rp->tx == NULL) {
-		rc = -rte_errno;
-		goto fail;
-	}
-	port = rte_eth_from_rings(tag, &rp->rx, 1, &rp->tx, 1, rte_socket_id());
-	if (port < 0) {
-		rc = -rte_errno;
-		goto fail;
-	}
-	rp->port_id = (uint16_t)port;
-	rc = rte_eth_dev_get_name_by_port(rp->port_id, rp->name);
-	if (rc == 0)
-		rc = rte_eth_macaddr_get(rp->port_id, &mac);
-	if (rc != 0)
-		goto fail;
-	memcpy(rp->mac, mac.addr_bytes, sizeof(rp->mac));
-	return 0;
-
-fail:
-	fprintf(stderr, "test_events: ring port %s: %s\n", tag, rte_strerror(-rc));
-	ring_port_destroy(rp);
-	return rc;
-}
-
 struct batch {
 	unsigned n;
 	struct rte_mbuf *m[E2E_MAX_BATCH];
@@ -1602,7 +1536,7 @@ batch_add(struct batch *b, struct rte_mempool *pool, const uint8_t *frame, size_
 }
 
 static void
-add_udp(struct batch *b, struct rte_mempool *pool, const struct ring_port *rp, uint16_t dport,
+add_udp(struct batch *b, struct rte_mempool *pool, const struct vt_ring_port *rp, uint16_t dport,
 	const void *payload, size_t plen)
 {
 	uint8_t frame[E2E_FRAME_ROOM];
@@ -1617,7 +1551,7 @@ add_udp(struct batch *b, struct rte_mempool *pool, const struct ring_port *rp, u
 }
 
 static void
-e2e_conf(struct dp_conf *c, const struct ring_port *rp, const struct rule_set *rules)
+e2e_conf(struct dp_conf *c, const struct vt_ring_port *rp, const struct rule_set *rules)
 {
 	struct dp_local *l;
 
@@ -1711,7 +1645,7 @@ test_end_to_end(void)
 	struct cp_consumer *c = NULL;
 	struct e2e_log *g = calloc(1, sizeof(*g));
 	static struct batch b;
-	struct ring_port rp;
+	struct vt_ring_port rp;
 	struct dp_conf conf;
 	struct dp_plane *dp = NULL;
 	struct dp_stats total;
@@ -1727,7 +1661,7 @@ test_end_to_end(void)
 	pool = rte_pktmbuf_pool_create("te_frames", E2E_POOL_MBUFS, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
 				       (int)rte_socket_id());
 	CU_ASSERT_PTR_NOT_NULL_FATAL(pool);
-	CU_ASSERT_FATAL(ring_port_create(&rp, "te_e2e") == 0);
+	CU_ASSERT_FATAL(vt_ring_port_create(&rp, "te_e2e", E2E_RING_SIZE) == 0);
 
 	/* Ten HL7 messages of one SpO2 each (90..99: five below 95), one VTP
 	 * frame of three observations (one SpO2 of 93, which an hl7 rule does
@@ -1848,7 +1782,7 @@ test_end_to_end(void)
 
 	cp_consumer_free(c);
 	dp_destroy(dp);
-	ring_port_destroy(&rp);
+	CU_ASSERT_EQUAL(vt_ring_port_destroy(&rp), 0);
 	CU_ASSERT_EQUAL(rte_mempool_avail_count(pool), E2E_POOL_MBUFS);
 	rte_mempool_free(pool);
 	rule_set_free(set);

@@ -114,74 +114,9 @@ sleep_ms(unsigned ms)
 /* A plane on a net_ring port                                                */
 /* ------------------------------------------------------------------------ */
 
-struct ring_port {
-	char name[RTE_ETH_NAME_MAX_LEN];
-	uint16_t port_id;
-	struct rte_ring *rx;
-	struct rte_ring *tx;
-	uint8_t mac[6];
-};
-
-static void
-ring_drain(struct rte_ring *r)
-{
-	struct rte_mbuf *m;
-
-	while (r != NULL && rte_ring_dequeue(r, (void **)&m) == 0)
-		rte_pktmbuf_free(m);
-}
-
-static void
-ring_port_destroy(struct ring_port *rp)
-{
-	if (rp->name[0] != '\0')
-		CU_ASSERT_EQUAL(rte_eal_hotplug_remove("vdev", rp->name), 0);
-	ring_drain(rp->rx);
-	ring_drain(rp->tx);
-	rte_ring_free(rp->rx);
-	rte_ring_free(rp->tx);
-	memset(rp, 0, sizeof(*rp));
-}
-
-static int
-ring_port_create(struct ring_port *rp, const char *tag)
-{
-	char ring_name[RTE_RING_NAMESIZE];
-	struct rte_ether_addr mac;
-	int port, rc;
-
-	memset(rp, 0, sizeof(*rp));
-	snprintf(ring_name, sizeof(ring_name), "%s_rx", tag);
-	rp->rx = rte_ring_create(ring_name, RING_SIZE, (int)rte_socket_id(), 0);
-	snprintf(ring_name, sizeof(ring_name), "%s_tx", tag);
-	rp->tx = rte_ring_create(ring_name, RING_SIZE, (int)rte_socket_id(), 0);
-	if (rp->rx == NULL || rp->tx == NULL) {
-		rc = -rte_errno;
-		goto fail;
-	}
-	port = rte_eth_from_rings(tag, &rp->rx, 1, &rp->tx, 1, rte_socket_id());
-	if (port < 0) {
-		rc = -rte_errno;
-		goto fail;
-	}
-	rp->port_id = (uint16_t)port;
-	rc = rte_eth_dev_get_name_by_port(rp->port_id, rp->name);
-	if (rc == 0)
-		rc = rte_eth_macaddr_get(rp->port_id, &mac);
-	if (rc != 0)
-		goto fail;
-	memcpy(rp->mac, mac.addr_bytes, sizeof(rp->mac));
-	return 0;
-
-fail:
-	fprintf(stderr, "test_monitor: ring port %s: %s\n", tag, rte_strerror(-rc));
-	ring_port_destroy(rp);
-	return rc;
-}
-
 /* What one test runs: the port, the plane and, as asked, the consumer and a store. */
 struct bench {
-	struct ring_port rp;
+	struct vt_ring_port rp;
 	struct rte_mempool *pool;
 	struct rule_set *rules;
 	struct dp_plane *dp;
@@ -211,7 +146,7 @@ bench_start(struct bench *b, const char *tag, bool rules, bool events, bool stor
 	b->pool = rte_pktmbuf_pool_create(name, POOL_MBUFS, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
 					  (int)rte_socket_id());
 	CU_ASSERT_PTR_NOT_NULL_FATAL(b->pool);
-	CU_ASSERT_EQUAL_FATAL(ring_port_create(&b->rp, tag), 0);
+	CU_ASSERT_EQUAL_FATAL(vt_ring_port_create(&b->rp, tag, RING_SIZE), 0);
 	if (rules) {
 		const struct rule_source src = {"monitor.rules", rules_text,
 						sizeof(rules_text) - 1};
@@ -305,7 +240,7 @@ bench_stop(struct bench *b)
 	if (b->dir[0] != '\0')
 		CU_ASSERT_EQUAL(nftw(b->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS), 0);
 	dp_destroy(b->dp);
-	ring_port_destroy(&b->rp);
+	CU_ASSERT_EQUAL(vt_ring_port_destroy(&b->rp), 0);
 	CU_ASSERT_EQUAL(rte_mempool_avail_count(b->pool), POOL_MBUFS);
 	rte_mempool_free(b->pool);
 	rule_set_free(b->rules);
