@@ -1633,21 +1633,8 @@ cp_alarms_counters(const struct cp_alarms *m, uint64_t out[CP_ALM__COUNT])
 static void
 iso_time(char *buf, size_t size, int64_t ns)
 {
-	int64_t s = ns / NS_PER_S, frac = ns % NS_PER_S;
-	time_t tt;
-	struct tm tm;
-
-	if (frac < 0) {
-		frac += NS_PER_S;
-		s--;
-	}
-	tt = (time_t)s;
-	if (gmtime_r(&tt, &tm) == NULL) {
+	if (store_time_format(ns, 6, buf, size) != 0)
 		snprintf(buf, size, "?");
-		return;
-	}
-	snprintf(buf, size, "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-		 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(frac / 1000));
 }
 
 /*

@@ -407,21 +407,8 @@ set_int(json_t *o, const char *name, json_int_t i)
 static void
 iso_time(int64_t ns, char *out, size_t room)
 {
-	int64_t s = ns / 1000000000, rem = ns % 1000000000;
-	time_t t;
-	struct tm tm;
-
-	if (rem < 0) {
-		rem += 1000000000;
-		s--;
-	}
-	t = (time_t)s;
-	if (gmtime_r(&t, &tm) == NULL) {
+	if (store_time_format(ns, 3, out, room) != 0)
 		snprintf(out, room, "?");
-		return;
-	}
-	snprintf(out, room, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-		 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(rem / 1000000));
 }
 
 /* The record of @p e as seq @p seq, without its mac. */

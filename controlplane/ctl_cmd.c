@@ -72,26 +72,8 @@ wall_ns(void)
 static void
 iso_time_prec(char *buf, size_t len, int64_t ns, bool ns9)
 {
-	int64_t s = ns / NS_PER_S, frac = ns % NS_PER_S;
-	struct tm tm;
-	time_t t;
-
-	if (frac < 0) {
-		frac += NS_PER_S;
-		s--;
-	}
-	t = (time_t)s;
-	if (gmtime_r(&t, &tm) == NULL) {
+	if (store_time_format(ns, ns9 ? 9 : 6, buf, len) != 0)
 		snprintf(buf, len, "?");
-		return;
-	}
-	if (ns9)
-		snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%09dZ", tm.tm_year + 1900,
-			 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)frac);
-	else
-		snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ", tm.tm_year + 1900,
-			 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-			 (int)(frac / 1000));
 }
 
 static void

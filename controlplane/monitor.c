@@ -78,17 +78,10 @@ mono_s(void)
 static json_t *
 iso_json(int64_t ns)
 {
-	time_t secs = (time_t)(ns / 1000000000LL);
 	char buf[48];
-	struct tm tm;
-	size_t n;
 
-	if (ns <= 0 || gmtime_r(&secs, &tm) == NULL)
+	if (ns <= 0 || store_time_format(ns, 3, buf, sizeof(buf)) != 0)
 		return json_null();
-	n = strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
-	if (n == 0)
-		return json_null();
-	snprintf(buf + n, sizeof(buf) - n, ".%03dZ", (int)(ns / 1000000 % 1000));
 	return json_string(buf);
 }
 

@@ -587,23 +587,10 @@ cp_patients_foreach(struct cp_patients *p, int (*fn)(void *arg, const struct cp_
 static json_t *
 iso_time(int64_t ns)
 {
-	int64_t secs = ns / 1000000000, frac = ns % 1000000000;
 	char buf[48];
-	struct tm tm;
-	time_t tt;
-	size_t n;
 
-	if (ns == 0)
+	if (ns == 0 || store_time_format(ns, 6, buf, sizeof(buf)) != 0)
 		return json_null();
-	if (frac < 0) {
-		frac += 1000000000;
-		secs--;
-	}
-	tt = (time_t)secs;
-	if (gmtime_r(&tt, &tm) == NULL)
-		return json_null();
-	n = strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(buf + n, sizeof(buf) - n, ".%06" PRId64 "Z", frac / 1000);
 	return json_string(buf);
 }
 

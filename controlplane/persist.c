@@ -481,21 +481,10 @@ set(json_t *o, const char *key, json_t *v)
 static json_t *
 iso_time(int64_t ns)
 {
-	int64_t secs = ns / 1000000000, frac = ns % 1000000000;
 	char buf[48];
-	struct tm tm;
-	time_t t;
-	size_t n;
 
-	if (frac < 0) {
-		frac += 1000000000;
-		secs--;
-	}
-	t = (time_t)secs;
-	if (gmtime_r(&t, &tm) == NULL)
+	if (store_time_format(ns, 9, buf, sizeof(buf)) != 0)
 		return json_null();
-	n = strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(buf + n, sizeof(buf) - n, ".%09" PRId64 "Z", frac);
 	return json_string(buf);
 }
 

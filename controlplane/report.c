@@ -78,16 +78,8 @@ sum_ports(const struct cp_report *r, uint64_t *imissed, uint64_t *ierrors, uint6
 static void
 iso_time(int64_t ns, char *buf, size_t len)
 {
-	time_t secs = (time_t)(ns / 1000000000LL);
-	struct tm tm;
-	size_t n;
-
-	if (ns <= 0 || gmtime_r(&secs, &tm) == NULL) {
+	if (ns <= 0 || store_time_format(ns, 3, buf, len) != 0)
 		snprintf(buf, len, "unknown");
-		return;
-	}
-	n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(buf + n, len - n, ".%03dZ", (int)(ns / 1000000 % 1000));
 }
 
 /* "ruleset": what is in force; "rule_hits": every rule that fired since, in rule order. */

@@ -311,26 +311,37 @@ out:
 /* JSON                                                                      */
 /* ------------------------------------------------------------------------ */
 
-/* ISO-8601 UTC with nanoseconds; times before 1970 too (floor division). */
-static int
-format_time(int64_t ns, char *out, size_t room)
+int
+store_time_format(int64_t ns, unsigned digits, char *out, size_t room)
 {
+	static const int64_t div[10] = {1000000000, 100000000, 10000000, 1000000, 100000,
+					10000,	    1000,      100,	 10,	  1};
 	int64_t sec = ns / 1000000000;
 	int64_t frac = ns % 1000000000;
 	struct tm tm;
 	time_t t;
 	int n;
 
-	if (frac < 0) {
+	if (digits > 9)
+		return -EINVAL;
+	if (frac < 0) { /* times before 1970 too: floor division */
 		frac += 1000000000;
 		sec--;
 	}
 	t = (time_t)sec;
 	if (!gmtime_r(&t, &tm))
 		return -EOVERFLOW;
-	n = snprintf(out, room, "%04d-%02d-%02dT%02d:%02d:%02d.%09" PRId64 "Z", tm.tm_year + 1900,
-		     tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, frac);
-	return n > 0 && (size_t)n < room ? 0 : -EOVERFLOW;
+	n = snprintf(out, room, "%04d-%02d-%02dT%02d:%02d:%02d", tm.tm_year + 1900, tm.tm_mon + 1,
+		     tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+	if (n > 0 && (size_t)n < room && digits > 0)
+		n += snprintf(out + n, room - (size_t)n, ".%0*" PRId64, (int)digits,
+			      frac / div[digits]);
+	if (n > 0 && (size_t)n + 1 < room) {
+		out[n++] = 'Z';
+		out[n] = '\0';
+		return 0;
+	}
+	return -EOVERFLOW;
 }
 
 /* The shortest of %.15g..%.17g that reads back as @v (JSON has no NaN or infinity). */
@@ -356,7 +367,7 @@ store_obs_json(const struct store_obs *obs, FILE *out)
 
 	if (!obs || !out)
 		return -EINVAL;
-	rc = format_time(obs->time_ns, when, sizeof(when));
+	rc = store_time_format(obs->time_ns, 9, when, sizeof(when));
 	if (rc < 0)
 		return rc;
 	format_value(obs->value, val, sizeof(val));

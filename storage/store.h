@@ -322,6 +322,14 @@ int store_query_audit(struct store *s, uint64_t from, uint64_t to, store_json_fn
  */
 int store_time_parse(const char *s, int64_t *ns);
 
+/**
+ * The other way: @p ns as "YYYY-MM-DDTHH:MM:SS[.fraction]Z", UTC, with
+ * @p digits (0..9) digits of fraction (cut, not rounded); times before 1970
+ * too. @return 0, -EINVAL (digits), -EOVERFLOW (no room, or a year gmtime
+ * cannot give).
+ */
+int store_time_format(int64_t ns, unsigned digits, char *out, size_t room);
+
 /** Write one observation as a JSON line ({"device":"0x...","time":"ISO",...}). */
 int store_obs_json(const struct store_obs *obs, FILE *out);
 
