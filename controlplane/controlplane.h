@@ -1307,6 +1307,8 @@ void cp_clinical_counters(const struct cp_clinical *c, uint64_t out[CP_CLIN__COU
 	X(oversized, "request lines over 64 KiB")                                              \
 	X(slow_clients, "clients disconnected: their unread replies passed the limit")         \
 	X(follow_events, "alarm changes sent to followers")                                    \
+	X(follow_lost, "alarm changes no follower got: the follow queue overflowed (each was " \
+		       "told and dropped)")                                                    \
 	X(audited, "audit records appended (state-changing commands and denials)")             \
 	X(audit_failed, "audit records that could not be written (the answer stands; see the " \
 			"log)")

@@ -1044,6 +1044,7 @@ cp_ctl_announce(struct cp_ctl *c, const char *line, size_t len)
 		c->aoverflow = true;
 		pthread_mutex_unlock(&c->amu);
 		free(l);
+		count(c, CP_CTL_follow_lost, 1);
 		if (first)
 			wake(c->sh);
 		return;

@@ -1192,6 +1192,7 @@ test_follow(void)
 	}
 	atomic_store(&block_release, false);
 	CU_ASSERT(log_has("every follower was disconnected"));
+	CU_ASSERT_EQUAL(counter(c, CP_CTL_follow_lost), 10); /* the 10 past the queue */
 	cli_close(f);
 	cli_close(g);
 	cp_ctl_stop(c);
