@@ -186,3 +186,43 @@ dp_stats_accounted(const struct dp_stats *s)
 		sum += dp_read(&s->drop[i]);
 	return sum;
 }
+
+uint64_t
+dp_lat_low(unsigned b)
+{
+	unsigned m;
+
+	if (b < 8)
+		return b;
+	if (b >= DP_LAT_BUCKETS)
+		return UINT64_MAX;
+	m = (b - 8) / 8 + 3;
+	return (uint64_t)(8 + (b - 8) % 8) << (m - 3);
+}
+
+double
+dp_lat_quantile(const uint64_t *counts, double q)
+{
+	uint64_t total = 0, seen = 0, rank;
+
+	for (unsigned i = 0; i < DP_LAT_BUCKETS; i++)
+		total += counts[i];
+	if (total == 0)
+		return 0;
+	/* The smallest bucket holding the ceil(q * total)-th value. */
+	rank = (uint64_t)(q * (double)total);
+	if ((double)rank < q * (double)total)
+		rank++;
+	if (rank == 0)
+		rank = 1;
+	for (unsigned i = 0; i < DP_LAT_BUCKETS; i++) {
+		seen += counts[i];
+		if (seen >= rank) {
+			uint64_t lo = dp_lat_low(i);
+			uint64_t hi = i + 1 < DP_LAT_BUCKETS ? dp_lat_low(i + 1) : lo * 2;
+
+			return i < 8 ? (double)lo : ((double)lo + (double)hi) / 2.0;
+		}
+	}
+	return (double)dp_lat_low(DP_LAT_BUCKETS - 1);
+}

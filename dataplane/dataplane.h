@@ -214,6 +214,51 @@ struct dp_stats {
 	_Atomic uint64_t table[DP_TAB__COUNT];
 };
 
+/*
+ * Latency histograms of a worker (dp_lat), in TSC cycles. Log-linear: below 8
+ * cycles one bucket a value, then 8 buckets per power of two (each at most
+ * 12.5% wide); the last bucket also holds everything from 2^32 cycles up.
+ * Bucket i counts values v with dp_lat_low(i) <= v < dp_lat_low(i + 1).
+ */
+#define DP_LAT_BUCKETS 240
+
+static inline unsigned
+dp_lat_bucket(uint64_t cycles)
+{
+	unsigned m, b;
+
+	if (cycles < 8)
+		return (unsigned)cycles;
+	m = 63u - (unsigned)__builtin_clzll(cycles);
+	b = 8u + (m - 3u) * 8u + (unsigned)((cycles >> (m - 3u)) & 7u);
+	return b < DP_LAT_BUCKETS ? b : DP_LAT_BUCKETS - 1;
+}
+
+/** The smallest value bucket @p b counts (b <= DP_LAT_BUCKETS: the end of the last). */
+uint64_t dp_lat_low(unsigned b);
+
+/**
+ * The @p q quantile (0 < q <= 1) of @p counts (DP_LAT_BUCKETS of them), as
+ * the middle of the bucket it falls in, in cycles; 0 if @p counts is empty.
+ */
+double dp_lat_quantile(const uint64_t *counts, double q);
+
+/*
+ * What a worker measures of its own latency, written only by that worker:
+ * - decision: per decoded message (and per datagram evaluated on its own),
+ *   from just before rule_eval to its hits on the ALARM ring: the decision
+ *   and its hand-off. Two rdtsc a message.
+ * - burst: per poll loop that received, from the end of the previous loop
+ *   (just before rte_eth_rx_burst) to the end of this one (every frame of
+ *   the burst classified, decoded, evaluated, handed off, freed, replies
+ *   sent): the longest any frame of the burst spent in the worker once
+ *   polled. No rdtsc of its own (the busy-cycle count's).
+ */
+struct dp_lat {
+	alignas(64) _Atomic uint64_t decision[DP_LAT_BUCKETS];
+	_Atomic uint64_t burst[DP_LAT_BUCKETS];
+};
+
 /** Name and description of an outcome or drop counter ("telemetry_hl7", ...). */
 const char *dp_outcome_name(enum dp_outcome o);
 const char *dp_outcome_desc(enum dp_outcome o);
@@ -1232,6 +1277,9 @@ struct dp_lanes *dp_lanes_of(struct dp_plane *dp, unsigned worker);
 unsigned dp_n_workers(const struct dp_plane *dp);
 unsigned dp_n_ports(const struct dp_plane *dp);
 const struct dp_stats *dp_worker_stats(const struct dp_plane *dp, unsigned worker);
+/** A copy of @p worker's latency histograms (relaxed reads of a live worker's). */
+void dp_worker_latency(const struct dp_plane *dp, unsigned worker,
+		       uint64_t decision[DP_LAT_BUCKETS], uint64_t burst[DP_LAT_BUCKETS]);
 /** Sum of every worker's counters into @p out. */
 void dp_stats_total(const struct dp_plane *dp, struct dp_stats *out);
 
@@ -1274,6 +1322,7 @@ struct dp_decode_ctx {
 	struct dp_registry *registry;	  /**< NULL: no registry */
 	struct dp_lanes *lanes;		  /**< NULL: no events */
 	struct dp_event_work *events;	  /**< staging for one message's events */
+	struct dp_lat *lat;		  /**< NULL: decisions not timed */
 	uint64_t tsc;			  /**< rte_rdtsc() at the burst */
 	int64_t now_ns;			  /**< wall clock at the burst */
 	/*

@@ -35,6 +35,7 @@ struct dp_worker {
 	struct dp_rule_work rule_work; /* one evaluation's input and hits */
 	struct dp_event_work events;   /* one message's events before they go on a ring */
 	struct dp_lanes lanes;	       /* this worker's ALARM and TELEMETRY rings */
+	struct dp_lat lat;	       /* decision and burst latency, written only here */
 	/* Read by the control plane, written only here: */
 	_Atomic uint64_t ruleset_version; /* of the bundle the last burst used */
 	atomic_bool online;		  /* a QSBR reader now (offline while idle) */

@@ -311,6 +311,7 @@ decode_setup(struct dp_plane *dp, const struct dp_conf *conf, const struct packe
 			.registry = dp->registry,
 			.lanes = dp->events ? &wk->lanes : NULL,
 			.events = &wk->events,
+			.lat = &wk->lat,
 			.time_flag = clk->flag,
 			.time_offset = clk->offset,
 			.time_unit_ns = clk->unit_ns != 0 ? clk->unit_ns : 1,
@@ -615,6 +616,18 @@ const struct dp_stats *
 dp_worker_stats(const struct dp_plane *dp, unsigned worker)
 {
 	return worker < dp->n_workers ? &dp->worker[worker].stats : NULL;
+}
+
+void
+dp_worker_latency(const struct dp_plane *dp, unsigned worker, uint64_t decision[DP_LAT_BUCKETS],
+		  uint64_t burst[DP_LAT_BUCKETS])
+{
+	const struct dp_lat *lat = worker < dp->n_workers ? &dp->worker[worker].lat : NULL;
+
+	for (unsigned i = 0; i < DP_LAT_BUCKETS; i++) {
+		decision[i] = lat != NULL ? dp_read(&lat->decision[i]) : 0;
+		burst[i] = lat != NULL ? dp_read(&lat->burst[i]) : 0;
+	}
 }
 
 void

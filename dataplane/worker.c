@@ -100,14 +100,16 @@ evaluate(const struct msg_walk *mw, const struct dp_decoded *d)
 {
 	const struct dp_decode_ctx *ctx = mw->ctx;
 	struct dp_rule_work *w = ctx->rule_work;
+	uint64_t t0 = ctx->lat != NULL ? rte_rdtsc() : 0;
 	unsigned n;
 
 	n = rule_eval(ctx->rules, ctx->rule_scratch, &w->in, w->hit, DP_RULE_HITS_MAX,
 		      mw->stats->rule);
-	if (n == 0)
-		return 0;
-	put_hits(mw, d, n);
-	if (ctx->on_hits != NULL)
+	if (n > 0)
+		put_hits(mw, d, n);
+	if (ctx->lat != NULL)
+		dp_count(&ctx->lat->decision[dp_lat_bucket(rte_rdtsc() - t0)], 1);
+	if (n > 0 && ctx->on_hits != NULL)
 		ctx->on_hits(ctx->hits_arg, ctx->worker, d, &w->in, w->hit, n);
 	return n;
 }
@@ -455,8 +457,10 @@ dp_worker_main(void *arg)
 		/* The busy ratio, as DPDK's lcore telemetry has it: loops that received. */
 		now = rte_rdtsc();
 		dp_count(&w->stats.loop_cycles, now - last);
-		if (got > 0)
+		if (got > 0) {
 			dp_count(&w->stats.busy_cycles, now - last);
+			dp_count(&w->lat.burst[dp_lat_bucket(now - last)], 1);
+		}
 		last = now;
 		if (got > 0) {
 			urcu_qsbr_quiescent_state();

@@ -80,8 +80,8 @@ static const uint8_t appliance_mac[6] = {0x02, 0x00, 0x00, 0x00, 0x00, 0x01};
 
 /* The config's variables, as vigild would pass them (rule_load_opts.vars). */
 static const struct rule_var rb_vars[] = {
-	{"MONITOR_NETS", "[10.20.0.0/16, fd00:20::/32]"},
-	{"TELEMETRY_PORTS", "[2575, 4575]"},
+	{"MONITOR_NETS", BENCH_RULES_VAR_MONITOR_NETS},
+	{"TELEMETRY_PORTS", BENCH_RULES_VAR_TELEMETRY_PORTS},
 };
 
 /* ------------------------------------------------------------------------ */
@@ -965,6 +965,23 @@ gen_rules(unsigned n, struct rb_gen *g)
 		gen_free(g);
 		return -ENOMEM;
 	}
+	return 0;
+}
+
+/* The generated ruleset as text, for the scenarios that run a plane. */
+int
+bench_rules_text(unsigned n, char **text, size_t *len)
+{
+	struct rb_gen g;
+	int rc = gen_rules(n, &g);
+
+	if (rc != 0)
+		return rc;
+	*text = g.text.p;
+	*len = g.text.len;
+	g.text.p = NULL;
+	g.text.len = 0;
+	gen_free(&g);
 	return 0;
 }
 

@@ -56,6 +56,18 @@ struct bench_rules_opts {
  */
 int bench_rules(const struct bench_rules_opts *o);
 
+/*
+ * The rules scenario's generated ruleset of @p n rules (the first ten are
+ * always the same; see BENCHMARKS.md), as one NUL-terminated text the
+ * caller frees. It uses the variables BENCH_RULES_VARS defines.
+ * @return 0 or -ENOMEM.
+ */
+int bench_rules_text(unsigned n, char **text, size_t *len);
+
+/* The rule variables the generated rules need, as vigil.yaml's rules.vars. */
+#define BENCH_RULES_VAR_MONITOR_NETS "[10.20.0.0/16, fd00:20::/32]"
+#define BENCH_RULES_VAR_TELEMETRY_PORTS "[2575, 4575]"
+
 /* What the rings scenario is asked for. */
 struct bench_rings_opts {
 	unsigned runs;

@@ -546,6 +546,47 @@ test_outcome_of_reply(void)
 	CU_ASSERT_EQUAL(dp_outcome_of_reply(DP_REPLY_ND_ADVERT), DP_OUT_nd_adverts);
 }
 
+/* Every value falls in the bucket whose bounds hold it; the buckets tile
+ * the line with no gap; quantiles land in the right bucket. */
+static void
+test_latency_histogram(void)
+{
+	uint64_t counts[DP_LAT_BUCKETS] = {0};
+	uint64_t v;
+
+	for (unsigned b = 0; b < DP_LAT_BUCKETS; b++) {
+		CU_ASSERT_EQUAL(dp_lat_bucket(dp_lat_low(b)), b);
+		if (b > 0 && b < DP_LAT_BUCKETS)
+			CU_ASSERT_EQUAL(dp_lat_bucket(dp_lat_low(b) - 1), b - 1);
+		if (b >= 8 && b + 1 < DP_LAT_BUCKETS) {
+			/* at most 12.5% wide */
+			CU_ASSERT(dp_lat_low(b + 1) - dp_lat_low(b) <= dp_lat_low(b) / 8);
+		}
+	}
+	for (v = 0; v < 100000; v += 7) {
+		unsigned b = dp_lat_bucket(v);
+
+		CU_ASSERT(dp_lat_low(b) <= v);
+		CU_ASSERT(v < dp_lat_low(b + 1));
+	}
+	CU_ASSERT_EQUAL(dp_lat_bucket(UINT64_MAX), DP_LAT_BUCKETS - 1);
+	CU_ASSERT_EQUAL(dp_lat_bucket((uint64_t)1 << 32), DP_LAT_BUCKETS - 1);
+	CU_ASSERT_EQUAL(dp_lat_low(DP_LAT_BUCKETS - 1), (uint64_t)15 << 28);
+	CU_ASSERT_EQUAL(dp_lat_quantile(counts, 0.99), 0.0);
+	/* 990 values of 5 cycles, 9 of 1000, 1 of 100000 */
+	counts[dp_lat_bucket(5)] = 990;
+	counts[dp_lat_bucket(1000)] = 9;
+	counts[dp_lat_bucket(100000)] = 1;
+	CU_ASSERT_EQUAL(dp_lat_quantile(counts, 0.5), 5.0);
+	CU_ASSERT_EQUAL(dp_lat_quantile(counts, 0.99), 5.0);
+	v = (uint64_t)dp_lat_quantile(counts, 0.995);
+	CU_ASSERT_EQUAL(dp_lat_bucket(v), dp_lat_bucket(1000));
+	v = (uint64_t)dp_lat_quantile(counts, 1.0);
+	CU_ASSERT_EQUAL(dp_lat_bucket(v), dp_lat_bucket(100000));
+	v = (uint64_t)dp_lat_quantile(counts, 0.999);
+	CU_ASSERT_EQUAL(dp_lat_bucket(v), dp_lat_bucket(1000));
+}
+
 static void
 test_stats_add(void)
 {
@@ -1754,6 +1795,7 @@ vigil_test_register(void)
 		{"names and descriptions", test_counter_names},
 		{"outcome of each reply", test_outcome_of_reply},
 		{"dp_stats_add and accounted", test_stats_add},
+		{"latency histogram buckets and quantiles", test_latency_histogram},
 	};
 	static const struct test_entry cksum[] = {
 		{"RFC 1071 example and edges", test_cksum_rfc1071},
