@@ -1429,6 +1429,12 @@ struct cp_sample {
 	uint32_t link_speed_mbps[DP_MAX_PORTS];
 	uint64_t busy_cycles[DP_MAX_WORKERS]; /**< TSC cycles of loops that received */
 	uint64_t loop_cycles[DP_MAX_WORKERS]; /**< TSC cycles of every loop */
+	/** Each worker's latency histograms since start (dp_worker_latency), in TSC cycles. */
+	uint64_t lat_decision[DP_MAX_WORKERS][DP_LAT_BUCKETS];
+	uint64_t lat_burst[DP_MAX_WORKERS][DP_LAT_BUCKETS];
+	uint64_t lat_decision_cycles[DP_MAX_WORKERS]; /**< their sums (dp_worker_latency_sums) */
+	uint64_t lat_burst_cycles[DP_MAX_WORKERS];
+	double tsc_hz; /**< to read them in seconds */
 	unsigned ring_size[DP_MAX_WORKERS][DP_LANE__COUNT];
 	unsigned ring_count[DP_MAX_WORKERS][DP_LANE__COUNT];
 	unsigned ring_high_water[DP_MAX_WORKERS][DP_LANE__COUNT];

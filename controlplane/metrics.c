@@ -294,6 +294,45 @@ write_worker_counter(FILE *out, const struct cp_report *r, unsigned n_workers, c
 	}
 }
 
+/*
+ * A worker latency histogram (dp_lat) as a Prometheus histogram in seconds.
+ * Its buckets end at powers of two of TSC cycles, where dp_lat's own
+ * buckets end too, so each cumulative count is exact: 64 cycles to 2^31.
+ */
+static void
+write_latency(FILE *out, const struct cp_sample *cur, unsigned n_workers, const char *name,
+	      const char *help, bool decision)
+{
+	family(out, name, "histogram", help);
+	for (unsigned w = 0; w < n_workers && cur->tsc_hz > 0; w++) {
+		const uint64_t *h = decision ? cur->lat_decision[w] : cur->lat_burst[w];
+		uint64_t sum = decision ? cur->lat_decision_cycles[w] : cur->lat_burst_cycles[w];
+		uint64_t below = 0;
+		unsigned b = 0;
+
+		for (unsigned k = 6; k <= 31; k++) {
+			/* every bucket that ends at or below 2^k cycles */
+			while (b < DP_LAT_BUCKETS - 1 && dp_lat_low(b + 1) <= (uint64_t)1 << k)
+				below += h[b++];
+			fprintf(out, "%s_bucket{", name);
+			worker_label(out, w);
+			fprintf(out, ",le=\"%.9g\"} %" PRIu64 "\n",
+				(double)((uint64_t)1 << k) / cur->tsc_hz, below);
+		}
+		while (b < DP_LAT_BUCKETS)
+			below += h[b++];
+		fprintf(out, "%s_bucket{", name);
+		worker_label(out, w);
+		fprintf(out, ",le=\"+Inf\"} %" PRIu64 "\n", below);
+		fprintf(out, "%s_sum{", name);
+		worker_label(out, w);
+		fprintf(out, "} %.9g\n", (double)sum / cur->tsc_hz);
+		fprintf(out, "%s_count{", name);
+		worker_label(out, w);
+		fprintf(out, "} %" PRIu64 "\n", below);
+	}
+}
+
 /* ------------------------------------------------------------------------ */
 /* The control plane's counters: one family per counter                      */
 /* ------------------------------------------------------------------------ */
@@ -657,6 +696,14 @@ cp_metrics_write(const struct cp_sample *cur, FILE *out)
 	write_worker_counter(out, r, n_workers, "vigil_worker_loop_cycles_total",
 			     "TSC cycles of all of a worker's poll loops",
 			     offsetof(struct dp_stats, loop_cycles));
+	write_latency(out, cur, n_workers, "vigil_worker_decision_seconds",
+		      "Time a worker took for one decision: rule evaluation of a message and "
+		      "the hand-off of its hits to the ALARM ring",
+		      true);
+	write_latency(out, cur, n_workers, "vigil_worker_burst_seconds",
+		      "Time a worker took for one burst, from its poll to the last frame handed "
+		      "off: the longest any frame of the burst spent in the worker",
+		      false);
 	family(out, "vigil_worker_ruleset_version", "gauge",
 	       "Ruleset version a worker last evaluated with");
 	for (unsigned w = 0; w < n_workers; w++) {

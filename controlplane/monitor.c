@@ -34,6 +34,7 @@
 #include <jansson.h>
 #include <urcu/urcu-qsbr.h>
 
+#include <rte_cycles.h>
 #include <rte_ethdev.h>
 
 #include "controlplane.h"
@@ -229,11 +230,14 @@ gather_links(struct cp_sample *s)
 static void
 gather_workers(struct dp_plane *dp, struct cp_sample *s)
 {
+	s->tsc_hz = (double)rte_get_tsc_hz();
 	for (unsigned w = 0; w < s->r.n_workers && w < DP_MAX_WORKERS; w++) {
 		const struct dp_lanes *l = dp_lanes_of(dp, w);
 
 		s->busy_cycles[w] = dp_read(&s->r.worker[w].busy_cycles);
 		s->loop_cycles[w] = dp_read(&s->r.worker[w].loop_cycles);
+		dp_worker_latency(dp, w, s->lat_decision[w], s->lat_burst[w]);
+		dp_worker_latency_sums(dp, w, &s->lat_decision_cycles[w], &s->lat_burst_cycles[w]);
 		if (l == NULL)
 			continue;
 		for (unsigned lane = 0; lane < DP_LANE__COUNT; lane++) {
@@ -455,6 +459,27 @@ status_ports(const struct cp_sample *cur, const struct cp_sample *prev, double d
 	return a;
 }
 
+/*
+ * Percentiles in ns of what histogram @p h gathered since @p was (NULL: since
+ * start), i.e. over the last sample interval; null when nothing was timed.
+ */
+static json_t *
+latency_json(const uint64_t *h, const uint64_t *was, double tsc_hz)
+{
+	uint64_t d[DP_LAT_BUCKETS], n = 0;
+
+	for (unsigned i = 0; i < DP_LAT_BUCKETS; i++) {
+		d[i] = was != NULL && h[i] >= was[i] ? h[i] - was[i] : h[i];
+		n += d[i];
+	}
+	if (n == 0 || tsc_hz <= 0)
+		return json_null();
+	return json_pack("{s:I, s:f, s:f, s:f}", "count", (json_int_t)n, "p50",
+			 dp_lat_quantile(d, 0.5) * 1e9 / tsc_hz, "p99",
+			 dp_lat_quantile(d, 0.99) * 1e9 / tsc_hz, "p999",
+			 dp_lat_quantile(d, 0.999) * 1e9 / tsc_hz);
+}
+
 static json_t *
 status_worker(const struct cp_sample *cur, const struct cp_sample *prev, double dt, unsigned w)
 {
@@ -487,10 +512,16 @@ status_worker(const struct cp_sample *cur, const struct cp_sample *prev, double 
 		pps = rate(dp_read(&s->rx_packets), dp_read(&ps->rx_packets), dt);
 		mbps = rate(dp_read(&s->rx_bytes), dp_read(&ps->rx_bytes), dt) * 8 / 1e6;
 	}
-	o = json_pack("{s:i, s:f, s:f, s:f, s:I, s:I, s:o, s:I}", "id", (int)w, "busy", busy,
-		      "rx_pps", pps, "rx_mbps", mbps, "packets",
+	o = json_pack("{s:i, s:f, s:f, s:f, s:I, s:I, s:o, s:I, s:o, s:o}", "id", (int)w, "busy",
+		      busy, "rx_pps", pps, "rx_mbps", mbps, "packets",
 		      (json_int_t)dp_read(&s->rx_packets), "drops_total", (json_int_t)total,
-		      "drops", drops, "ruleset_version", (json_int_t)cur->r.worker_ruleset[w]);
+		      "drops", drops, "ruleset_version", (json_int_t)cur->r.worker_ruleset[w],
+		      "decision_ns",
+		      latency_json(cur->lat_decision[w], ps != NULL ? prev->lat_decision[w] : NULL,
+				   cur->tsc_hz),
+		      "burst_ns",
+		      latency_json(cur->lat_burst[w], ps != NULL ? prev->lat_burst[w] : NULL,
+				   cur->tsc_hz));
 	return o; /* "o" took drops, also on failure */
 }
 

@@ -257,6 +257,8 @@ double dp_lat_quantile(const uint64_t *counts, double q);
 struct dp_lat {
 	alignas(64) _Atomic uint64_t decision[DP_LAT_BUCKETS];
 	_Atomic uint64_t burst[DP_LAT_BUCKETS];
+	_Atomic uint64_t decision_cycles; /**< sum of every decision's cycles */
+	_Atomic uint64_t burst_cycles;	  /**< sum of every burst's cycles */
 };
 
 /** Name and description of an outcome or drop counter ("telemetry_hl7", ...). */
@@ -1274,12 +1276,19 @@ struct dp_acl *dp_acl_current(struct dp_plane *dp);
 struct dp_registry *dp_registry_of(struct dp_plane *dp);
 struct dp_lanes *dp_lanes_of(struct dp_plane *dp, unsigned worker);
 
+struct rte_mempool;
+/** The plane's mbuf pool (for reports of its use). */
+struct rte_mempool *dp_mempool_of(struct dp_plane *dp);
+
 unsigned dp_n_workers(const struct dp_plane *dp);
 unsigned dp_n_ports(const struct dp_plane *dp);
 const struct dp_stats *dp_worker_stats(const struct dp_plane *dp, unsigned worker);
 /** A copy of @p worker's latency histograms (relaxed reads of a live worker's). */
 void dp_worker_latency(const struct dp_plane *dp, unsigned worker,
 		       uint64_t decision[DP_LAT_BUCKETS], uint64_t burst[DP_LAT_BUCKETS]);
+/** The sums of what @p worker's histograms counted, in cycles. */
+void dp_worker_latency_sums(const struct dp_plane *dp, unsigned worker, uint64_t *decision,
+			    uint64_t *burst);
 /** Sum of every worker's counters into @p out. */
 void dp_stats_total(const struct dp_plane *dp, struct dp_stats *out);
 

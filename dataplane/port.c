@@ -600,6 +600,12 @@ dp_lanes_of(struct dp_plane *dp, unsigned worker)
 	return dp->events && worker < dp->n_workers ? &dp->worker[worker].lanes : NULL;
 }
 
+struct rte_mempool *
+dp_mempool_of(struct dp_plane *dp)
+{
+	return dp->pool;
+}
+
 unsigned
 dp_n_workers(const struct dp_plane *dp)
 {
@@ -628,6 +634,16 @@ dp_worker_latency(const struct dp_plane *dp, unsigned worker, uint64_t decision[
 		decision[i] = lat != NULL ? dp_read(&lat->decision[i]) : 0;
 		burst[i] = lat != NULL ? dp_read(&lat->burst[i]) : 0;
 	}
+}
+
+void
+dp_worker_latency_sums(const struct dp_plane *dp, unsigned worker, uint64_t *decision,
+		       uint64_t *burst)
+{
+	const struct dp_lat *lat = worker < dp->n_workers ? &dp->worker[worker].lat : NULL;
+
+	*decision = lat != NULL ? dp_read(&lat->decision_cycles) : 0;
+	*burst = lat != NULL ? dp_read(&lat->burst_cycles) : 0;
 }
 
 void

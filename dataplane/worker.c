@@ -107,8 +107,12 @@ evaluate(const struct msg_walk *mw, const struct dp_decoded *d)
 		      mw->stats->rule);
 	if (n > 0)
 		put_hits(mw, d, n);
-	if (ctx->lat != NULL)
-		dp_count(&ctx->lat->decision[dp_lat_bucket(rte_rdtsc() - t0)], 1);
+	if (ctx->lat != NULL) {
+		uint64_t dt = rte_rdtsc() - t0;
+
+		dp_count(&ctx->lat->decision[dp_lat_bucket(dt)], 1);
+		dp_count(&ctx->lat->decision_cycles, dt);
+	}
 	if (n > 0 && ctx->on_hits != NULL)
 		ctx->on_hits(ctx->hits_arg, ctx->worker, d, &w->in, w->hit, n);
 	return n;
@@ -460,6 +464,7 @@ dp_worker_main(void *arg)
 		if (got > 0) {
 			dp_count(&w->stats.busy_cycles, now - last);
 			dp_count(&w->lat.burst[dp_lat_bucket(now - last)], 1);
+			dp_count(&w->lat.burst_cycles, now - last);
 		}
 		last = now;
 		if (got > 0) {

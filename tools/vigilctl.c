@@ -739,7 +739,7 @@ status_workers(json_t *r)
 		puts("  (none)");
 		return;
 	}
-	tbl_init(&t, 8, "rrrrrrrl");
+	tbl_init(&t, 9, "rrrrrrrrl");
 	tbl_add(&t, "ID");
 	tbl_add(&t, "BUSY");
 	tbl_add(&t, "RX/S");
@@ -747,6 +747,7 @@ status_workers(json_t *r)
 	tbl_add(&t, "PACKETS");
 	tbl_add(&t, "DROPS");
 	tbl_add(&t, "RULESET");
+	tbl_add(&t, "DECIDE P99");
 	tbl_add(&t, "DROPPED BY REASON");
 	json_array_foreach(workers, i, w)
 	{
@@ -763,6 +764,12 @@ status_workers(json_t *r)
 		tbl_add(&t, "%s", number(num(w, "packets", 0), b, sizeof(b)));
 		tbl_add(&t, "%s", number(num(w, "drops_total", 0), b, sizeof(b)));
 		tbl_add(&t, "%s", number(num(w, "ruleset_version", 0), b, sizeof(b)));
+		/* over the monitor's last second; "-" when it decided nothing */
+		if (json_is_object(json_object_get(w, "decision_ns")))
+			tbl_add(&t, "%.2f us",
+				num(json_object_get(w, "decision_ns"), "p99", 0) / 1000.0);
+		else
+			tbl_add(&t, "-");
 		if (f != NULL) {
 			bool first = true;
 

@@ -170,25 +170,63 @@ def parse(text):
     return samples, helps, types, problems
 
 
+def family_of(name, types):
+    """A histogram's _bucket, _sum and _count samples belong to its family."""
+    for suffix in ("_bucket", "_sum", "_count"):
+        base = name[:-len(suffix)]
+        if name.endswith(suffix) and types.get(base) == "histogram":
+            return base
+    return name
+
+
+def lint_histograms(samples, types, problems):
+    """Buckets cumulative, ending at +Inf, which equals _count."""
+    series = {}
+    for name, labels, value, n in samples:
+        fam = family_of(name, types)
+        if fam == name:
+            continue
+        rest = tuple(sorted((k, v) for k, v in labels.items() if k != "le"))
+        h = series.setdefault((fam, rest), {"buckets": [], "count": None})
+        if name.endswith("_bucket"):
+            h["buckets"].append((labels.get("le"), value, n))
+        elif name.endswith("_count"):
+            h["count"] = value
+    for (fam, rest), h in series.items():
+        b = h["buckets"]
+        if not b or b[-1][0] != "+Inf":
+            problems.append(f"{fam}{dict(rest)}: no +Inf bucket last")
+            continue
+        les = [float(le) for le, _, _ in b[:-1]]
+        if les != sorted(les) or len(set(les)) != len(les):
+            problems.append(f"{fam}{dict(rest)}: le bounds not increasing")
+        if any(b[i][1] > b[i + 1][1] for i in range(len(b) - 1)):
+            problems.append(f"{fam}{dict(rest)}: buckets not cumulative")
+        if h["count"] != b[-1][1]:
+            problems.append(f"{fam}{dict(rest)}: _count {h['count']} is not +Inf {b[-1][1]}")
+
+
 def lint(samples, helps, types, problems):
     seen, done, last = set(), set(), None
     for name, labels, value, n in samples:
+        fam = family_of(name, types)
         if not name.startswith("vigil_"):
             problems.append(f"line {n}: {name} is not vigil_*")
-        if name not in helps or name not in types:
+        if fam not in helps or fam not in types:
             problems.append(f"line {n}: {name} without HELP or TYPE")
-        elif (types[name] == "counter") != name.endswith("_total"):
-            problems.append(f"line {n}: {name} is a {types[name]}: _total is for counters")
-        if name != last:
-            if name in done:
-                problems.append(f"line {n}: {name}'s samples are not together")
-            done.add(name)
-            last = name
+        elif (types[fam] == "counter") != name.endswith("_total"):
+            problems.append(f"line {n}: {name} is a {types[fam]}: _total is for counters")
+        if fam != last:
+            if fam in done:
+                problems.append(f"line {n}: {fam}'s samples are not together")
+            done.add(fam)
+            last = fam
         key = (name, tuple(sorted(labels.items())))
         if key in seen:
             problems.append(f"line {n}: {name}{labels} twice")
         seen.add(key)
     problems += [f"{name}: TYPE without HELP" for name in types if name not in helps]
+    lint_histograms(samples, types, problems)
     return problems
 
 
@@ -280,6 +318,11 @@ def scrape_checks(scrape, summary, frames, dashboard):
         ok(f"vigil_rule_hits_total: {len(hits)} rules, as the summary")
     else:
         fail(f"vigil_rule_hits_total: {hits}, the summary says {want}")
+    # one burst timed per non-empty burst (one queue a worker); decisions timed
+    expect("vigil_worker_burst_seconds_count, as vigil_rx_bursts_total",
+           total("vigil_worker_burst_seconds_count"), total("vigil_rx_bursts_total"))
+    expect("vigil_worker_decision_seconds_count > 0",
+           total("vigil_worker_decision_seconds_count") > 0, True)
     for name, want in (("vigil_uptime_seconds", None), ("vigil_worker_loop_cycles_total", None),
                        ("vigil_ring_capacity", None), ("vigil_storage_enabled", None),
                        ("vigil_store_obs_written_total", None), ("vigil_clinical_enabled", None),

@@ -13,7 +13,9 @@
  * - with rules, events, a consumer and a store in a temporary directory:
  *   between two samples with traffic the counters grow, the port's and
  *   the worker's packet rates are above 0, the busy ratio is in (0, 1],
- *   each ring's high-water mark is at least its fill and was above 0, the
+ *   each ring's high-water mark is at least its fill and was above 0, one
+ *   decision latency is timed per evaluation and one burst latency per
+ *   non-empty burst, the status percentiles are ordered, the
  *   stats object (vigild --json) has rx_packets and the rule hits, the
  *   ruleset is copied out of its bundle, and the storage fields are
  *   filled (observations per second above 0, alarms written);
@@ -430,9 +432,10 @@ check_status_keys(json_t *st)
 	static const char *const port[] = {"name",     "link_up", "speed_mbps", "rx_pps",
 					   "ipackets", "imissed", "ierrors",	"rx_nombuf",
 					   "opackets", "oerrors", NULL};
-	static const char *const worker[] = {"id",	"busy",	       "rx_pps", "rx_mbps",
-					     "packets", "drops_total", "drops",	 "ruleset_version",
-					     NULL};
+	static const char *const worker[] = {
+		"id",	       "busy",	      "rx_pps", "rx_mbps",
+		"packets",     "drops_total", "drops",	"ruleset_version",
+		"decision_ns", "burst_ns",    NULL};
 	static const char *const ruleset[] = {"loaded",	    "version",	 "rules",	"disabled",
 					      "patterns",   "by_action", "by_priority", "loaded_at",
 					      "compile_ms", "hash",	 NULL};
@@ -545,6 +548,7 @@ test_bare_plane(void)
 	CU_ASSERT_EQUAL(int_at(v, "id"), 0);
 	CU_ASSERT_DOUBLE_EQUAL(num_at(v, "busy"), 0.0, 0.0);
 	CU_ASSERT_DOUBLE_EQUAL(num_at(v, "rx_pps"), 0.0, 0.0);
+	CU_ASSERT_TRUE(json_is_null(json_object_get(v, "decision_ns"))); /* nothing decided */
 
 	/* The stats object is vigild --json's: without rules, no ruleset. */
 	CU_ASSERT_PTR_NOT_NULL_FATAL(s.stats);
@@ -655,6 +659,30 @@ test_traffic(void)
 	CU_ASSERT_EQUAL(json_object_size(json_object_get(v, "drops")), 1); /* non-zero only */
 	CU_ASSERT_EQUAL(int_at(json_object_get(v, "drops"), "udp_port"), 1);
 	CU_ASSERT_EQUAL(int_at(v, "ruleset_version"), 1);
+	/* One decision timed per evaluation; the status percentiles are those of the
+	 * interval, ordered, and a decision of 39 rules takes under a second. */
+	{
+		uint64_t n_dec = 0, n_burst = 0;
+		json_t *lat = json_object_get(v, "decision_ns");
+
+		for (unsigned k = 0; k < DP_LAT_BUCKETS; k++) {
+			n_dec += s.cur->lat_decision[0][k] - s.prev->lat_decision[0][k];
+			n_burst += s.cur->lat_burst[0][k];
+		}
+		CU_ASSERT_EQUAL(n_dec, dp_read(&s.cur->r.total.rule[RULE_CNT_messages]) -
+					       dp_read(&s.prev->r.total.rule[RULE_CNT_messages]));
+		CU_ASSERT(n_dec > 0);
+		CU_ASSERT_EQUAL(n_burst, dp_read(&s.cur->r.total.rx_bursts));
+		CU_ASSERT(s.cur->tsc_hz > 0);
+		CU_ASSERT(s.cur->lat_decision_cycles[0] > 0);
+		CU_ASSERT_TRUE_FATAL(json_is_object(lat));
+		CU_ASSERT_EQUAL(int_at(lat, "count"), (json_int_t)n_dec);
+		CU_ASSERT(num_at(lat, "p50") > 0.0);
+		CU_ASSERT(num_at(lat, "p50") <= num_at(lat, "p99"));
+		CU_ASSERT(num_at(lat, "p99") <= num_at(lat, "p999"));
+		CU_ASSERT(num_at(lat, "p999") < 1e9);
+		CU_ASSERT_TRUE(json_is_object(json_object_get(v, "burst_ns")));
+	}
 
 	v = json_object_get(st, "ruleset");
 	CU_ASSERT_TRUE(json_is_true(json_object_get(v, "loaded")));
