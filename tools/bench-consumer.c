@@ -51,7 +51,6 @@
  * run of every mode: the pipeline is deterministic in packet time.
  */
 #include <errno.h>
-#include <ftw.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <math.h>
@@ -113,22 +112,6 @@ min_max(const double *v, unsigned n, double *lo, double *hi)
 		if (v[i] > *hi)
 			*hi = v[i];
 	}
-}
-
-static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	remove(path);
-	return 0;
-}
-
-static void
-rm_tree(const char *dir)
-{
-	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 /* The file system type of the mount that holds @p dir. */
@@ -561,7 +544,7 @@ open_store(const struct cons_ctx *x, struct store **s, struct cp_persist **p)
 	char err[512] = "";
 	int rc;
 
-	rm_tree(x->store_dir);
+	bench_rm_tree(x->store_dir);
 	store_opts_defaults(&so);
 	so.dir = x->store_dir;
 	rc = store_open(&so, s, err, sizeof(err));
@@ -647,7 +630,7 @@ out:
 	cp_persist_free(p);
 	store_close(s);
 	if (s != NULL)
-		rm_tree(x->store_dir);
+		bench_rm_tree(x->store_dir);
 	if (mode == MODE_LOG) {
 		r->log_file_lines = count_lines(x->log_path);
 		unlink(x->log_path);
@@ -993,7 +976,7 @@ bench_consumer(const struct bench_consumer_opts *o)
 		rc = -EIO;
 out:
 	if (made)
-		rm_tree(x->base);
+		bench_rm_tree(x->base);
 	if (x != NULL)
 		load_free(&x->load);
 	rule_set_free(set);

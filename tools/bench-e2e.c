@@ -6,7 +6,17 @@
  * What it does, in one invocation:
  *
  *  - the capture: --pcap FILE, or a ward that vigil-gen (next to this
- *    binary) writes: --scenario demo, --beds N, HL7, VTP or mixed;
+ *    binary) writes: --scenario demo (none below 30 simulated seconds),
+ *    --beds N, HL7, VTP or mixed. A VTP ward lasts 90 s by default: a
+ *    device with at least 65 frames in the capture comes back from the
+ *    loop as out of range, then restart (VTP.md 6.3), each delivered,
+ *    where fewer would make the loop's frames sequence duplicates, dropped;
+ *  - the rules: the shipped ones, and with --rules N the rules scenario's
+ *    generated ruleset of N rules as a third file (its sids moved past the
+ *    shipped ones', its variables in the config);
+ *  - --workers N: N worker lcores, each on its own RX queue of the port,
+ *    which net_pcap makes by naming the capture N times: every worker
+ *    loops the whole capture;
  *  - baseline 1, the I/O limit (not with --smoke): dpdk-testpmd on a
  *    net_pcap port looping the capture (infinite_rx), rxonly, one
  *    forwarding core, for --seconds per run; its Rx-pps lines (one a
@@ -16,15 +26,20 @@
  *    in turn, for --seconds per run, with the Hyperscan database of the very
  *    rule set the plane then runs (rule_set_hs_database), on the main
  *    lcore;
- *  - vigil: a plane as vigild starts it (dp_start with one worker, events
+ *  - vigil: a plane as vigild starts it (dp_start with --workers, events
  *    on, the device registry, the rules, the sender ACL of the defaults) on
  *    a net_pcap port looping the capture, the event consumer with the
  *    clinical pipeline (alarm manager, patients, NEWS2; no alarm log; the
  *    store only with --store-dir), a warm-up, then --runs windows of
- *    --seconds: rx counted by the worker per second, consumer events per
- *    second. At the end (plane stopped, consumer drained) every non-zero
- *    drop counter, the port's imissed/ierrors/rx_nombuf, rx not accounted
- *    for, and events lost on the rings.
+ *    --seconds: rx counted by each worker per second, consumer events per
+ *    second, and the quantiles of the workers' decision and burst latency
+ *    histograms over the window. At the end the process's memory, the mbuf
+ *    pool's use, the registry's and VTP tables' sizes; then (plane stopped,
+ *    consumer drained) every non-zero drop counter, the port's
+ *    imissed/ierrors/rx_nombuf, rx not accounted for, events lost on the
+ *    rings, and the VTP sequence counters. Exit 1 if more than 1 in 1000
+ *    VTP frames were dropped as sequence duplicates (unless --duration
+ *    made the capture too short for that, which is said).
  *
  * --smoke: a small ward, one run of 0.5 s, no testpmd; exit 1 if nothing was
  * received, anything was dropped or missed, or an event was lost.
@@ -34,6 +49,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdint.h>
@@ -47,8 +63,12 @@
 
 #include <hs/hs.h>
 #include <rte_dev.h>
+#include <rte_eal.h>
+#include <rte_memory.h>
 #include <rte_errno.h>
+#include <rte_cycles.h>
 #include <rte_lcore.h>
+#include <rte_mempool.h>
 #include <rte_version.h>
 
 #include "bench.h"
@@ -62,10 +82,15 @@ extern char **environ;
 #define E2E_VDEV "net_pcap_e2e0"
 #define E2E_WARMUP_S 1.0
 #define E2E_SMOKE_WARMUP_S 0.2
-#define E2E_GEN_DURATION 60u	   /* simulated seconds of the generated ward */
-#define E2E_SMOKE_GEN_DURATION 30u /* the least vigil-gen --scenario demo takes */
-#define E2E_TESTPMD_GRACE_S 30.0   /* testpmd's start-up and exit, at most */
+#define E2E_GEN_DURATION BENCH_E2E_GEN_DURATION
+#define E2E_SMOKE_GEN_DURATION BENCH_E2E_SMOKE_GEN_DURATION
+#define E2E_VTP_GEN_DURATION BENCH_E2E_VTP_GEN_DURATION
+#define E2E_DEMO_MIN_DURATION BENCH_E2E_DEMO_MIN_DURATION
+#define E2E_DUP_PER_MILLE 1u	      /* VTP duplicates tolerated, per 1000 frames */
+#define E2E_GEN_SID_OFFSET 100000000u /* past the shipped rules' sids (below 10^7) */
+#define E2E_TESTPMD_GRACE_S 30.0      /* testpmd's start-up and exit, at most */
 #define E2E_MAX_SAMPLES 4096u
+#define E2E_DEVARGS (DP_MAX_WORKERS * (sizeof(((struct e2e_ctx *)0)->pcap) + 16) + 64)
 
 struct e2e_payload {
 	const uint8_t *p;
@@ -77,6 +102,11 @@ struct e2e_ctx {
 	char dir[256];
 	char pcap[512];
 	bool generated;
+	unsigned duration;	   /* of the generated ward */
+	const char *gen_scenario;  /* vigil-gen --scenario */
+	char rules_file[512];	   /* the generated rules, or "" */
+	unsigned registry_devices; /* the capacities the config asked for */
+	unsigned vtp_devices;
 	uint8_t *file; /* the capture, read whole */
 	size_t file_len;
 	unsigned n_frames;
@@ -104,13 +134,29 @@ struct e2e_loss {
 	uint64_t alarm_events, telemetry_events, alarm_lost, telemetry_lost;
 	uint64_t cons_alarm, cons_telemetry;
 	uint64_t hits, observations;
-	uint64_t hl7_messages, vtp_frames, vtp_duplicate, rule_messages;
+	uint64_t hl7_messages, vtp_frames, vtp_duplicate, vtp_jump, vtp_restart, vtp_gap,
+		rule_messages;
 	uint64_t lost_at_stop; /* of the events lost, those lost once dp_stop began */
 };
 
+/* Latency quantiles of a run, in ns. */
+enum { E2E_Q50, E2E_Q99, E2E_Q999, E2E__Q };
+static const double e2e_q[E2E__Q] = {0.5, 0.99, 0.999};
+static const char *const e2e_q_name[E2E__Q] = {"p50", "p99", "p99_9"};
+
+struct e2e_mem {
+	uint64_t rss_kb, hwm_kb;
+	unsigned pool_in_use, pool_size;
+	unsigned registry_count;
+	size_t vtp_bytes; /* every worker's VTP table */
+};
+
 struct e2e_result {
-	unsigned n_rules;
+	unsigned n_rules, n_generated;
 	double vigil_pps[BENCH_MAX_RUNS], events_ps[BENCH_MAX_RUNS];
+	double worker_pps[DP_MAX_WORKERS][BENCH_MAX_RUNS];
+	double decision_ns[E2E__Q][BENCH_MAX_RUNS], burst_ns[E2E__Q][BENCH_MAX_RUNS];
+	struct e2e_mem mem;
 	double testpmd_pps[BENCH_MAX_RUNS], hs_pps[BENCH_MAX_RUNS];
 	uint64_t hs_matches;
 	bool have_testpmd;
@@ -120,15 +166,6 @@ struct e2e_result {
 /* ------------------------------------------------------------------------ */
 /* Small helpers                                                             */
 /* ------------------------------------------------------------------------ */
-
-static int64_t
-mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
 
 static void
 sleep_s(double s)
@@ -178,9 +215,90 @@ wait_child(pid_t pid, const char *what)
 	return -EPROTO;
 }
 
+/* The port's device arguments: the capture once per worker, one RX queue each. */
+static int
+pcap_devargs(const struct e2e_ctx *c, const char *prefix, char *buf, size_t room)
+{
+	size_t len = (size_t)snprintf(buf, room, "%s", prefix);
+
+	for (unsigned w = 0; w < c->o->workers && len < room; w++)
+		len += (size_t)snprintf(buf + len, room - len, "%srx_pcap=%s", len ? "," : "",
+					c->pcap);
+	if (len < room)
+		len += (size_t)snprintf(buf + len, room - len, ",infinite_rx=1");
+	return len < room ? 0 : -E2BIG;
+}
+
+/* This EAL's lcores as EAL --lcores writes them (0@(0,1),1@1,...). */
+static void
+lcore_map(char *buf, size_t room)
+{
+	size_t len = 0;
+	unsigned lc;
+
+	buf[0] = '\0';
+	RTE_LCORE_FOREACH(lc)
+	{
+		rte_cpuset_t set = rte_lcore_cpuset(lc);
+		unsigned n = (unsigned)CPU_COUNT(&set), k = 0;
+
+		if (len >= room)
+			break;
+		len += (size_t)snprintf(buf + len, room - len, "%s%u@%s", len ? "," : "", lc,
+					n > 1 ? "(" : "");
+		for (unsigned cpu = 0; cpu < CPU_SETSIZE && k < n && len < room; cpu++)
+			if (CPU_ISSET(cpu, &set))
+				len += (size_t)snprintf(buf + len, room - len, "%s%u",
+							k++ ? "," : "", cpu);
+		if (n > 1 && len < room)
+			len += (size_t)snprintf(buf + len, room - len, ")");
+	}
+}
+
+/* Whether a worker shares a CPU with another lcore (the main one: the consumer). */
+static bool
+lcores_shared(void)
+{
+	unsigned lc, cpus = 0;
+	cpu_set_t all;
+
+	CPU_ZERO(&all);
+	RTE_LCORE_FOREACH(lc)
+	{
+		rte_cpuset_t set = rte_lcore_cpuset(lc);
+
+		CPU_OR(&all, &all, &set);
+	}
+	cpus = (unsigned)CPU_COUNT(&all);
+	return cpus < rte_lcore_count();
+}
+
 /* ------------------------------------------------------------------------ */
 /* The capture                                                               */
 /* ------------------------------------------------------------------------ */
+
+/* The generated ward's simulated seconds and vigil-gen scenario. */
+static void
+gen_plan(struct e2e_ctx *c)
+{
+	bool vtp = strcmp(c->o->proto, "hl7") != 0;
+
+	if (c->o->duration != 0)
+		c->duration = c->o->duration;
+	else if (vtp)
+		c->duration = E2E_VTP_GEN_DURATION;
+	else
+		c->duration = c->o->smoke ? E2E_SMOKE_GEN_DURATION : E2E_GEN_DURATION;
+	/* demo's scripted events need 30 s; a shorter ward (a big one) goes without */
+	c->gen_scenario = c->duration >= E2E_DEMO_MIN_DURATION ? "demo" : "none";
+}
+
+/* Whether the capture is known to be too short for VTP's loop (see the top). */
+static bool
+vtp_short(const struct e2e_ctx *c)
+{
+	return c->generated && c->duration < E2E_VTP_GEN_DURATION;
+}
 
 /* vigil-gen, next to this binary. */
 static int
@@ -200,14 +318,13 @@ gen_capture(struct e2e_ctx *c)
 	*slash = '\0';
 	snprintf(gen, sizeof(gen), "%s/vigil-gen", self);
 	snprintf(beds, sizeof(beds), "%u", c->o->beds);
-	snprintf(dur, sizeof(dur), "%u", c->o->smoke ? E2E_SMOKE_GEN_DURATION : E2E_GEN_DURATION);
+	snprintf(dur, sizeof(dur), "%u", c->duration);
 	snprintf(c->pcap, sizeof(c->pcap), "%s/ward.pcap", c->dir);
 	{
-		char *const argv[] = {gen,	"--scenario", "demo",
-				      "--beds", beds,	      "--duration",
-				      dur,	"--proto",    (char *)c->o->proto,
-				      "--pcap", c->pcap,      "--quiet",
-				      NULL};
+		char *const argv[] = {
+			gen, "--scenario", (char *)c->gen_scenario, "--beds", beds,    "--duration",
+			dur, "--proto",	   (char *)c->o->proto,	    "--pcap", c->pcap, "--quiet",
+			NULL};
 
 		rc = spawn(argv, -1, true, &pid);
 		if (rc != 0) {
@@ -310,7 +427,7 @@ out:
 static int
 testpmd_run(const struct e2e_ctx *c, double seconds, double *pps)
 {
-	char vdev[700], mbufs[32], *line = NULL;
+	char vdev[E2E_DEVARGS], mbufs[32], nq[32], lcores[512], mem[32], *line = NULL;
 	double samples[E2E_MAX_SAMPLES];
 	unsigned n = 0, want = (unsigned)(seconds + 0.999) + 1;
 	int fds[2], rc;
@@ -319,8 +436,16 @@ testpmd_run(const struct e2e_ctx *c, double seconds, double *pps)
 	pid_t pid;
 	FILE *out;
 
-	snprintf(vdev, sizeof(vdev), "net_pcap0,rx_pcap=%s,infinite_rx=1", c->pcap);
-	snprintf(mbufs, sizeof(mbufs), "--total-num-mbufs=%u", c->n_frames + 16384);
+	rc = pcap_devargs(c, "net_pcap0", vdev, sizeof(vdev));
+	if (rc != 0)
+		return rc;
+	snprintf(mbufs, sizeof(mbufs), "--total-num-mbufs=%u", c->n_frames * c->o->workers + 16384);
+	snprintf(nq, sizeof(nq), "%u", c->o->workers);
+	lcore_map(lcores, sizeof(lcores)); /* the plane's lcores: the same CPUs */
+	/* and its memory: infinite_rx holds the capture in mbufs, so a big ward
+	 * needs an EAL -m to match, given to this process */
+	snprintf(mem, sizeof(mem), "%" PRIu64,
+		 RTE_MAX(rte_eal_get_physmem_size() >> 20, (uint64_t)1024));
 	if (pipe(fds) != 0)
 		return -errno;
 	{
@@ -330,15 +455,20 @@ testpmd_run(const struct e2e_ctx *c, double seconds, double *pps)
 				      "--no-shconf",
 				      "--file-prefix=vigil-bench-e2e",
 				      "-m",
-				      "1024",
-				      "-l",
-				      "0-1",
+				      mem,
+				      "--lcores",
+				      lcores,
 				      "--log-level=*:warning",
 				      "--vdev",
 				      vdev,
 				      "--",
 				      "--forward-mode=rxonly",
-				      "--nb-cores=1",
+				      "--rxq",
+				      nq,
+				      "--txq",
+				      nq,
+				      "--nb-cores",
+				      nq,
 				      "--stats-period",
 				      "1",
 				      mbufs,
@@ -360,8 +490,8 @@ testpmd_run(const struct e2e_ctx *c, double seconds, double *pps)
 		wait_child(pid, "dpdk-testpmd");
 		return rc;
 	}
-	deadline = mono_ns() + (int64_t)((seconds + E2E_TESTPMD_GRACE_S) * 1e9);
-	while (n < want && mono_ns() < deadline) {
+	deadline = bench_mono_ns() + (int64_t)((seconds + E2E_TESTPMD_GRACE_S) * 1e9);
+	while (n < want && bench_mono_ns() < deadline) {
 		struct pollfd p = {fds[0], POLLIN, 0};
 		const char *k;
 
@@ -420,7 +550,7 @@ hs_run(const struct e2e_ctx *c, double seconds, double *pps, uint64_t *matches)
 	}
 	if (hs_alloc_scratch(db, &scratch) != HS_SUCCESS)
 		return -ENOMEM;
-	t0 = mono_ns();
+	t0 = bench_mono_ns();
 	end = t0 + (int64_t)(seconds * 1e9);
 	do {
 		for (unsigned i = 0; i < c->n_pl; i++) {
@@ -431,7 +561,7 @@ hs_run(const struct e2e_ctx *c, double seconds, double *pps, uint64_t *matches)
 			}
 		}
 		scans += c->n_pl;
-		t1 = mono_ns();
+		t1 = bench_mono_ns();
 	} while (t1 < end);
 	*pps = (double)scans / ((double)(t1 - t0) / 1e9);
 out:
@@ -443,30 +573,125 @@ out:
 /* The plane                                                                 */
 /* ------------------------------------------------------------------------ */
 
+/*
+ * The rules scenario's generated ruleset of --rules N rules into the run's
+ * directory. Its sids start where the shipped rules' do, so each moves up by
+ * E2E_GEN_SID_OFFSET: a duplicate sid fails the load.
+ */
 static int
-load_rules(struct e2e_ctx *c)
+write_generated_rules(struct e2e_ctx *c, unsigned *n_rules)
 {
-	char err[512] = "", yaml[2048];
+	char *text = NULL, *out = NULL;
+	size_t len = 0, o = 0, n_sid = 0;
+	const char *p, *q;
+	FILE *f = NULL;
+	int rc;
+
+	rc = bench_rules_text(c->o->rules, &text, &len);
+	if (rc != 0)
+		return rc;
+	for (p = text; (p = strstr(p, "sid:")) != NULL; p += 4)
+		n_sid++;
+	out = malloc(len + n_sid * 12 + 1);
+	if (out == NULL) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (p = text; (q = strstr(p, "sid:")) != NULL; p = q) {
+		char *end;
+		unsigned long sid;
+
+		memcpy(out + o, p, (size_t)(q - p) + 4);
+		o += (size_t)(q - p) + 4;
+		q += 4;
+		sid = strtoul(q, &end, 10);
+		/* the option only: "sid:" after a ';' or '(' and blanks, a number after */
+		if (end != q && (q - 4 == text || strchr("; (", q[-5]) != NULL)) {
+			o += (size_t)sprintf(out + o, "%lu", sid + E2E_GEN_SID_OFFSET);
+			q = end;
+			(*n_rules)++;
+		}
+	}
+	memcpy(out + o, p, strlen(p) + 1);
+	o += strlen(p);
+	snprintf(c->rules_file, sizeof(c->rules_file), "%s/generated.rules", c->dir);
+	f = fopen(c->rules_file, "w");
+	if (f == NULL) {
+		rc = -errno;
+		goto out;
+	}
+	if (fwrite(out, 1, o, f) != o)
+		rc = -EIO;
+	if (fclose(f) != 0 && rc == 0)
+		rc = -EIO;
+out:
+	if (rc != 0 && f == NULL)
+		c->rules_file[0] = '\0';
+	free(text);
+	free(out);
+	return rc;
+}
+
+static int
+load_rules(struct e2e_ctx *c, unsigned *n_generated)
+{
+	char err[512] = "", *yaml = NULL, gen[600] = "", sized[200] = "";
 	struct rule_var vars[CP_MAX_RULE_VARS];
 	struct rule_load_opts opts;
 	struct rule_diags diags = {0};
+	size_t room = 4096 + sizeof(c->pcap) + 3 * PATH_MAX;
 	int rc, n;
 
 	rc = cp_config_defaults(&c->cfg);
 	if (rc != 0)
 		return rc;
 	c->cfg_loaded = true;
-	n = snprintf(yaml, sizeof(yaml),
-		     "workers: 1\n"
+	if (c->o->rules > 0) {
+		rc = write_generated_rules(c, n_generated);
+		if (rc != 0) {
+			fprintf(stderr, "bench e2e: cannot write the generated rules: %s\n",
+				strerror(-rc));
+			return rc;
+		}
+		snprintf(gen, sizeof(gen), ", \"%s\"", c->rules_file);
+	}
+	/* A device per bed at least; a margin for what else a bed names itself. */
+	c->registry_devices = c->cfg.registry_devices;
+	c->vtp_devices = c->cfg.vtp_devices;
+	if (c->o->beds > c->registry_devices / 2)
+		c->registry_devices = 2 * c->o->beds;
+	if (c->o->beds > c->vtp_devices / 2)
+		c->vtp_devices = 2 * c->o->beds;
+	snprintf(sized, sizeof(sized),
+		 "registry:\n"
+		 "  devices: %u\n"
+		 "telemetry:\n"
+		 "  vtp_devices: %u\n",
+		 c->registry_devices, c->vtp_devices);
+	yaml = malloc(room);
+	if (yaml == NULL)
+		return -ENOMEM;
+	n = snprintf(yaml, room,
+		     "workers: %u\n"
 		     "ports:\n"
 		     "  - device: \"" E2E_VDEV ",rx_pcap=%s,infinite_rx=1\"\n"
 		     "    addresses: [192.0.2.1]\n"
+		     "%s"
 		     "rules:\n"
-		     "  files: [\"%s/clinical.rules\", \"%s/network.rules\"]\n",
-		     c->pcap, c->o->rules_dir, c->o->rules_dir);
-	if (n < 0 || (size_t)n >= sizeof(yaml))
+		     "  files: [\"%s/clinical.rules\", \"%s/network.rules\"%s]\n"
+		     "%s",
+		     c->o->workers, c->pcap, sized, c->o->rules_dir, c->o->rules_dir, gen,
+		     c->o->rules > 0 ? "  vars:\n"
+				       "    MONITOR_NETS: \"" BENCH_RULES_VAR_MONITOR_NETS "\"\n"
+				       "    TELEMETRY_PORTS: \"" BENCH_RULES_VAR_TELEMETRY_PORTS
+				       "\"\n"
+				     : "");
+	if (n < 0 || (size_t)n >= room) {
+		free(yaml);
 		return -E2BIG;
+	}
 	rc = cp_config_load_string(&c->cfg, yaml, (size_t)n, "bench-e2e", err, sizeof(err));
+	free(yaml);
 	if (rc != 0) {
 		fprintf(stderr, "bench e2e: %s\n", err);
 		return rc;
@@ -501,19 +726,23 @@ open_store(struct e2e_ctx *c)
 static int
 plane_start(struct e2e_ctx *c)
 {
-	char err[512] = "", devargs[700];
+	char err[512] = "", devargs[E2E_DEVARGS];
 	struct cp_clinical_opts co;
 	struct cp_event_hooks hooks;
 	struct dp_ruleset *rs = NULL;
 	struct dp_conf dpc;
 	int rc;
 
-	if (rte_lcore_count() < 2) {
-		fprintf(stderr, "bench e2e: needs a worker lcore besides the main one "
-				"(EAL -l 0-1)\n");
+	if (rte_lcore_count() < c->o->workers + 1) {
+		fprintf(stderr,
+			"bench e2e: %u worker(s) need as many lcores besides the main one "
+			"(EAL -l 0-%u)\n",
+			c->o->workers, c->o->workers);
 		return -EINVAL;
 	}
-	snprintf(devargs, sizeof(devargs), "rx_pcap=%s,infinite_rx=1", c->pcap);
+	rc = pcap_devargs(c, "", devargs, sizeof(devargs));
+	if (rc != 0)
+		return rc;
 	rc = rte_eal_hotplug_add("vdev", E2E_VDEV, devargs);
 	if (rc != 0) {
 		fprintf(stderr, "bench e2e: cannot add %s: %s\n", E2E_VDEV, rte_strerror(-rc));
@@ -530,9 +759,10 @@ plane_start(struct e2e_ctx *c)
 	 * live port: what the consumer cannot take is lost, and reported.
 	 */
 	dpc.packet_time = c->o->smoke;
-	/* net_pcap's infinite_rx holds the whole capture in mbufs of the port's pool. */
-	if (dpc.n_mbufs < c->n_frames + 16384)
-		dpc.n_mbufs = c->n_frames + 16384;
+	/* net_pcap's infinite_rx holds the whole capture in mbufs of the port's
+	 * pool, once per RX queue. */
+	if (dpc.n_mbufs < c->n_frames * c->o->workers + 16384)
+		dpc.n_mbufs = c->n_frames * c->o->workers + 16384;
 	rc = cp_config_acl(&c->cfg, &dpc.acl);
 	if (rc != 0)
 		return rc;
@@ -612,16 +842,6 @@ plane_free(struct e2e_ctx *c)
 }
 
 static uint64_t
-rx_total(struct dp_plane *dp)
-{
-	uint64_t n = 0;
-
-	for (unsigned w = 0; w < dp_n_workers(dp); w++)
-		n += dp_read(&dp_worker_stats(dp, w)->rx_packets);
-	return n;
-}
-
-static uint64_t
 cons_events(const struct cp_consumer *cons)
 {
 	uint64_t v[CP_CONS__COUNT];
@@ -652,6 +872,9 @@ loss_gather(struct e2e_ctx *c, struct e2e_loss *l)
 	l->hl7_messages = tot.hl7[DP_HL7_messages];
 	l->vtp_frames = tot.vtp[DP_VTP_frames];
 	l->vtp_duplicate = tot.vtp[DP_VTP_seq_duplicate];
+	l->vtp_jump = tot.vtp[DP_VTP_seq_jump];
+	l->vtp_restart = tot.vtp[DP_VTP_seq_restart];
+	l->vtp_gap = tot.vtp[DP_VTP_seq_gap];
 	l->rule_messages = tot.rule[RULE_CNT_messages];
 	l->alarm_events = tot.event[DP_EVC_alarm_events];
 	l->telemetry_events = tot.event[DP_EVC_telemetry_events];
@@ -666,6 +889,71 @@ loss_gather(struct e2e_ctx *c, struct e2e_loss *l)
 }
 
 static uint64_t loss_total(const struct e2e_loss *l);
+
+/* Every worker's latency histograms, summed. */
+static void
+lat_sum(struct dp_plane *dp, uint64_t dec[DP_LAT_BUCKETS], uint64_t burst[DP_LAT_BUCKETS])
+{
+	uint64_t d[DP_LAT_BUCKETS], b[DP_LAT_BUCKETS];
+
+	memset(dec, 0, DP_LAT_BUCKETS * sizeof(*dec));
+	memset(burst, 0, DP_LAT_BUCKETS * sizeof(*burst));
+	for (unsigned w = 0; w < dp_n_workers(dp); w++) {
+		dp_worker_latency(dp, w, d, b);
+		for (unsigned i = 0; i < DP_LAT_BUCKETS; i++) {
+			dec[i] += d[i];
+			burst[i] += b[i];
+		}
+	}
+}
+
+/* The quantiles in ns of what @p now counted since @p then (cumulative histograms). */
+static void
+lat_window(const uint64_t *then, const uint64_t *now, double ns[E2E__Q][BENCH_MAX_RUNS],
+	   unsigned run)
+{
+	uint64_t d[DP_LAT_BUCKETS];
+	double ns_per_cycle = 1e9 / (double)rte_get_tsc_hz();
+
+	for (unsigned i = 0; i < DP_LAT_BUCKETS; i++)
+		d[i] = now[i] - then[i];
+	for (unsigned q = 0; q < E2E__Q; q++)
+		ns[q][run] = dp_lat_quantile(d, e2e_q[q]) * ns_per_cycle;
+}
+
+/* VmRSS and VmHWM of /proc/self/status, in kB (0 where not found). */
+static void
+mem_self(struct e2e_mem *m)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	char line[256];
+
+	if (f == NULL)
+		return;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		if (strncmp(line, "VmRSS:", 6) == 0)
+			m->rss_kb = strtoull(line + 6, NULL, 10);
+		else if (strncmp(line, "VmHWM:", 6) == 0)
+			m->hwm_kb = strtoull(line + 6, NULL, 10);
+	}
+	fclose(f);
+}
+
+/* What the plane holds, read while it runs. */
+static void
+mem_gather(struct e2e_ctx *c, struct e2e_mem *m)
+{
+	struct rte_mempool *mp = dp_mempool_of(c->dp);
+	struct dp_registry *reg = dp_registry_of(c->dp);
+
+	mem_self(m);
+	if (mp != NULL) {
+		m->pool_in_use = rte_mempool_in_use_count(mp);
+		m->pool_size = mp->size;
+	}
+	m->registry_count = reg != NULL ? dp_registry_count(reg) : 0;
+	m->vtp_bytes = dp_vtp_devices_size(c->vtp_devices) * dp_n_workers(c->dp);
+}
 
 /* Events lost on the rings so far (the workers' counters, read while they run). */
 static uint64_t
@@ -710,15 +998,25 @@ print_text(const struct e2e_ctx *c, const struct e2e_result *r)
 	double v = bench_median(r->vigil_pps, o->runs), h = bench_median(r->hs_pps, o->runs);
 	double t = r->have_testpmd ? bench_median(r->testpmd_pps, o->runs) : 0;
 
+	char lcores[512];
+
+	lcore_map(lcores, sizeof(lcores));
 	printf("# %s\n", o->command);
 	printf("vigil-bench %s (%s): scenario e2e, %s (%u frames, %u UDP, %.0f payload bytes on "
-	       "average), rules %s (%u rules), 1 worker, %u run(s) of %.2f s%s\n",
+	       "average), rules %s (%u rules: %u shipped + %u generated), %u worker(s), %u run(s) "
+	       "of %.2f s%s\n",
 	       VIGIL_VERSION, rte_version(), c->pcap, c->n_frames, c->n_pl,
-	       (double)c->pl_bytes / c->n_pl, o->rules_dir, r->n_rules, o->runs, o->seconds,
+	       (double)c->pl_bytes / c->n_pl, o->rules_dir, r->n_rules, r->n_rules - r->n_generated,
+	       r->n_generated, o->workers, o->runs, o->seconds,
 	       o->store_dir ? ", with storage" : "");
 	if (c->generated)
-		printf("capture: vigil-gen --scenario demo --beds %u --duration %u --proto %s\n",
-		       o->beds, o->smoke ? E2E_SMOKE_GEN_DURATION : E2E_GEN_DURATION, o->proto);
+		printf("capture: vigil-gen --scenario %s --beds %u --duration %u --proto %s\n",
+		       c->gen_scenario, o->beds, c->duration, o->proto);
+	printf("lcores: %s (lcore 0: main and consumer; 1..%u: workers, one RX queue each)%s\n",
+	       lcores, o->workers,
+	       lcores_shared() ? "; fewer CPUs than lcores: the consumer shares a CPU with a "
+				 "worker, which loses what the consumer takes"
+			       : "");
 	printf("events: %s\n",
 	       o->smoke ? "replay (the worker waits for ring room: nothing may be lost)"
 			: "live (a full ring loses the event)");
@@ -727,24 +1025,53 @@ print_text(const struct e2e_ctx *c, const struct e2e_result *r)
 	for (unsigned i = 0; i < o->runs; i++)
 		printf("%-4u %14.0f %14.0f %14.0f %14.0f\n", i + 1, r->vigil_pps[i],
 		       r->events_ps[i], r->have_testpmd ? r->testpmd_pps[i] : 0, r->hs_pps[i]);
-	printf("median: vigil %.0f pps per worker core, consumer %.0f events/s\n", v,
-	       bench_median(r->events_ps, o->runs));
+	printf("%-4s %14s %9s %9s %9s %9s %9s %9s\n", "run", "per worker", "dec p50", "dec p99",
+	       "p99.9", "burst p50", "burst p99", "p99.9");
+	for (unsigned i = 0; i < o->runs; i++) {
+		printf("%-4u %14.0f", i + 1, r->vigil_pps[i] / o->workers);
+		for (unsigned q = 0; q < E2E__Q; q++)
+			printf(" %9.0f", r->decision_ns[q][i]);
+		for (unsigned q = 0; q < E2E__Q; q++)
+			printf(" %9.0f", r->burst_ns[q][i]);
+		printf("  ns\n");
+	}
+	printf("median: vigil %.0f pps in total, %.0f per worker core (", v, v / o->workers);
+	for (unsigned w = 0; w < o->workers; w++)
+		printf("%sworker %u %.0f", w ? ", " : "", w,
+		       bench_median(r->worker_pps[w], o->runs));
+	printf("), consumer %.0f events/s\n", bench_median(r->events_ps, o->runs));
+	printf("        decision latency p50 %.0f, p99 %.0f, p99.9 %.0f ns; burst p50 %.0f, "
+	       "p99 %.0f, p99.9 %.0f ns\n",
+	       bench_median(r->decision_ns[E2E_Q50], o->runs),
+	       bench_median(r->decision_ns[E2E_Q99], o->runs),
+	       bench_median(r->decision_ns[E2E_Q999], o->runs),
+	       bench_median(r->burst_ns[E2E_Q50], o->runs),
+	       bench_median(r->burst_ns[E2E_Q99], o->runs),
+	       bench_median(r->burst_ns[E2E_Q999], o->runs));
 	if (r->have_testpmd)
-		printf("        testpmd rxonly %.0f pps: vigil/testpmd %.3f\n", t,
-		       t > 0 ? v / t : 0);
+		printf("        testpmd rxonly %.0f pps (%u core(s), %u RX queue(s)): "
+		       "vigil/testpmd %.3f\n",
+		       t, o->workers, o->workers, t > 0 ? v / t : 0);
 	else
 		printf("        testpmd: not run (--smoke)\n");
-	printf("        hs_scan %.0f payloads/s (%" PRIu64 " matches in the last run): "
-	       "vigil/hs_scan %.3f\n",
-	       h, r->hs_matches, h > 0 ? v / h : 0);
+	printf("        hs_scan %.0f payloads/s on one core (%" PRIu64 " matches in the last run): "
+	       "vigil per worker/hs_scan %.3f\n",
+	       h, r->hs_matches, h > 0 ? v / o->workers / h : 0);
+	printf("memory: VmRSS %" PRIu64 " kB, VmHWM %" PRIu64 " kB; mbufs in use %u of %u; "
+	       "registry %u of %u devices; VTP tables %u devices x %u worker(s) (%zu kB)\n",
+	       r->mem.rss_kb, r->mem.hwm_kb, r->mem.pool_in_use, r->mem.pool_size,
+	       r->mem.registry_count, c->registry_devices, c->vtp_devices, o->workers,
+	       r->mem.vtp_bytes >> 10);
 	printf("frames %" PRIu64 ", events %" PRIu64 " alarm + %" PRIu64 " telemetry put, %" PRIu64
 	       " + %" PRIu64 " taken; clinical: %" PRIu64 " hits, %" PRIu64 " observations\n",
 	       l->rx, l->alarm_events, l->telemetry_events, l->cons_alarm, l->cons_telemetry,
 	       l->hits, l->observations);
-	printf("decoded: %" PRIu64 " HL7 messages, %" PRIu64 " VTP frames, %" PRIu64
-	       " evaluated by the rules; %" PRIu64 " VTP frames dropped as sequence duplicates "
-	       "(the loop repeats the capture's sequence numbers)\n",
-	       l->hl7_messages, l->vtp_frames, l->rule_messages, l->vtp_duplicate);
+	printf("decoded: %" PRIu64 " HL7 messages, %" PRIu64 " VTP frames delivered, %" PRIu64
+	       " evaluated by the rules\n",
+	       l->hl7_messages, l->vtp_frames, l->rule_messages);
+	printf("VTP sequence: %" PRIu64 " seq_jump, %" PRIu64 " seq_restart (each loop: one of "
+	       "each per device), %" PRIu64 " seq_gap, %" PRIu64 " seq_duplicate (dropped)\n",
+	       l->vtp_jump, l->vtp_restart, l->vtp_gap, l->vtp_duplicate);
 	printf("lost: %" PRIu64 " (rx unaccounted %" PRIu64 ", imissed %" PRIu64
 	       ", ierrors %" PRIu64 ", rx_nombuf %" PRIu64 ", frame drops %" PRIu64
 	       ", events lost on the rings %" PRIu64 " alarm + %" PRIu64 " telemetry)\n",
@@ -777,6 +1104,7 @@ print_json(const struct e2e_ctx *c, const struct e2e_result *r)
 	double v = bench_median(r->vigil_pps, o->runs), h = bench_median(r->hs_pps, o->runs);
 	double t = r->have_testpmd ? bench_median(r->testpmd_pps, o->runs) : 0;
 	bool first = true;
+	char lcores[512];
 
 	printf("{\"command\":\"");
 	for (const char *p = o->command; *p; p++) {
@@ -784,12 +1112,45 @@ print_json(const struct e2e_ctx *c, const struct e2e_result *r)
 			putchar('\\');
 		putchar(*p);
 	}
+	lcore_map(lcores, sizeof(lcores));
 	printf("\",\"version\":\"%s\",\"dpdk\":\"%s\",\"scenario\":\"e2e\",\"frames\":%u,"
-	       "\"udp\":%u,\"payload_bytes\":%" PRIu64 ",\"rules\":%u,\"workers\":1,\"runs\":%u,"
+	       "\"udp\":%u,\"payload_bytes\":%" PRIu64 ",\"rules\":%u,\"rules_generated\":%u,"
+	       "\"workers\":%u,\"lcores\":\"%s\",\"cpu_shared\":%s,\"runs\":%u,"
 	       "\"seconds\":%.3f,\"storage\":%s,\"events_wait\":%s",
-	       VIGIL_VERSION, rte_version(), c->n_frames, c->n_pl, c->pl_bytes, r->n_rules, o->runs,
+	       VIGIL_VERSION, rte_version(), c->n_frames, c->n_pl, c->pl_bytes, r->n_rules,
+	       r->n_generated, o->workers, lcores, lcores_shared() ? "true" : "false", o->runs,
 	       o->seconds, o->store_dir ? "true" : "false", o->smoke ? "true" : "false");
+	if (c->generated)
+		printf(",\"capture\":{\"scenario\":\"%s\",\"beds\":%u,\"duration\":%u,"
+		       "\"proto\":\"%s\"}",
+		       c->gen_scenario, o->beds, c->duration, o->proto);
 	print_json_runs("vigil_pps", r->vigil_pps, o->runs);
+	printf(",\"worker_pps\":[");
+	for (unsigned w = 0; w < o->workers; w++) {
+		printf("%s{\"median\":%.0f,\"runs\":[", w ? "," : "",
+		       bench_median(r->worker_pps[w], o->runs));
+		for (unsigned i = 0; i < o->runs; i++)
+			printf("%s%.0f", i ? "," : "", r->worker_pps[w][i]);
+		printf("]}");
+	}
+	printf("]");
+	for (unsigned k = 0; k < 2; k++) {
+		printf(",\"%s\":{", k == 0 ? "decision_ns" : "burst_ns");
+		for (unsigned q = 0; q < E2E__Q; q++) {
+			printf("%s\"%s\":{\"median\":%.0f,\"runs\":[", q ? "," : "", e2e_q_name[q],
+			       bench_median(k == 0 ? r->decision_ns[q] : r->burst_ns[q], o->runs));
+			for (unsigned i = 0; i < o->runs; i++)
+				printf("%s%.0f", i ? "," : "",
+				       k == 0 ? r->decision_ns[q][i] : r->burst_ns[q][i]);
+			printf("]}");
+		}
+		printf("}");
+	}
+	printf(",\"memory\":{\"vm_rss_kb\":%" PRIu64 ",\"vm_hwm_kb\":%" PRIu64
+	       ",\"mbufs_in_use\":%u,\"mbufs\":%u,\"registry_devices\":%u,"
+	       "\"registry_capacity\":%u,\"vtp_devices_per_worker\":%u,\"vtp_table_bytes\":%zu}",
+	       r->mem.rss_kb, r->mem.hwm_kb, r->mem.pool_in_use, r->mem.pool_size,
+	       r->mem.registry_count, c->registry_devices, c->vtp_devices, r->mem.vtp_bytes);
 	print_json_runs("consumer_events_per_s", r->events_ps, o->runs);
 	if (r->have_testpmd)
 		print_json_runs("testpmd_pps", r->testpmd_pps, o->runs);
@@ -801,10 +1162,13 @@ print_json(const struct e2e_ctx *c, const struct e2e_result *r)
 	       ",\"rx_unaccounted\":%" PRIu64 ",\"imissed\":%" PRIu64 ",\"ierrors\":%" PRIu64
 	       ",\"rx_nombuf\":%" PRIu64 ",\"lost\":%" PRIu64 ",\"hl7_messages\":%" PRIu64
 	       ",\"vtp_frames\":%" PRIu64 ",\"vtp_seq_duplicate\":%" PRIu64
-	       ",\"rule_messages\":%" PRIu64 ",\"lost_at_stop\":%" PRIu64 ",\"drops\":{",
+	       ",\"vtp_seq_jump\":%" PRIu64 ",\"vtp_seq_restart\":%" PRIu64
+	       ",\"vtp_seq_gap\":%" PRIu64 ",\"rule_messages\":%" PRIu64
+	       ",\"lost_at_stop\":%" PRIu64 ",\"drops\":{",
 	       l->rx, l->alarm_events, l->telemetry_events, l->alarm_lost, l->telemetry_lost,
 	       l->unaccounted, l->imissed, l->ierrors, l->rx_nombuf, loss_total(l), l->hl7_messages,
-	       l->vtp_frames, l->vtp_duplicate, l->rule_messages, l->lost_at_stop);
+	       l->vtp_frames, l->vtp_duplicate, l->vtp_jump, l->vtp_restart, l->vtp_gap,
+	       l->rule_messages, l->lost_at_stop);
 	for (unsigned d = 0; d < DP_DROP__COUNT; d++) {
 		if (l->drop[d] == 0)
 			continue;
@@ -825,6 +1189,8 @@ files_remove(struct e2e_ctx *c)
 		return;
 	if (c->generated)
 		unlink(c->pcap);
+	if (c->rules_file[0] != '\0')
+		unlink(c->rules_file);
 	rmdir(c->dir);
 }
 
@@ -845,13 +1211,14 @@ bench_e2e(const struct bench_e2e_opts *o)
 		c.dir[0] = '\0';
 		goto out;
 	}
+	gen_plan(&c);
 	if (o->pcap != NULL)
 		snprintf(c.pcap, sizeof(c.pcap), "%s", o->pcap);
 	else if ((rc = gen_capture(&c)) != 0)
 		goto out;
 	rc = read_capture(&c);
 	if (rc == 0)
-		rc = load_rules(&c);
+		rc = load_rules(&c, &r->n_generated);
 	if (rc != 0)
 		goto out;
 	r->n_rules = rule_set_count(c.set);
@@ -876,14 +1243,32 @@ bench_e2e(const struct bench_e2e_opts *o)
 		goto out;
 	sleep_s(o->smoke ? E2E_SMOKE_WARMUP_S : E2E_WARMUP_S);
 	for (unsigned i = 0; i < o->runs; i++) {
-		uint64_t rx0 = rx_total(c.dp), ev0 = cons_events(c.cons);
-		int64_t t0 = mono_ns(), t1;
+		uint64_t rx0[DP_MAX_WORKERS], ev0 = cons_events(c.cons);
+		static uint64_t dec0[DP_LAT_BUCKETS], burst0[DP_LAT_BUCKETS];
+		static uint64_t dec1[DP_LAT_BUCKETS], burst1[DP_LAT_BUCKETS];
+		int64_t t0, t1;
+		double s;
 
+		lat_sum(c.dp, dec0, burst0);
+		for (unsigned w = 0; w < o->workers; w++)
+			rx0[w] = dp_read(&dp_worker_stats(c.dp, w)->rx_packets);
+		t0 = bench_mono_ns();
 		sleep_s(o->seconds);
-		t1 = mono_ns();
-		r->vigil_pps[i] = (double)(rx_total(c.dp) - rx0) / ((double)(t1 - t0) / 1e9);
-		r->events_ps[i] = (double)(cons_events(c.cons) - ev0) / ((double)(t1 - t0) / 1e9);
+		t1 = bench_mono_ns();
+		s = (double)(t1 - t0) / 1e9;
+		r->vigil_pps[i] = 0;
+		for (unsigned w = 0; w < o->workers; w++) {
+			r->worker_pps[w][i] =
+				(double)(dp_read(&dp_worker_stats(c.dp, w)->rx_packets) - rx0[w]) /
+				s;
+			r->vigil_pps[i] += r->worker_pps[w][i];
+		}
+		r->events_ps[i] = (double)(cons_events(c.cons) - ev0) / s;
+		lat_sum(c.dp, dec1, burst1);
+		lat_window(dec0, dec1, r->decision_ns, i);
+		lat_window(burst0, burst1, r->burst_ns, i);
 	}
+	mem_gather(&c, &r->mem);
 	{
 		uint64_t before = events_lost(c.dp);
 
@@ -900,6 +1285,25 @@ bench_e2e(const struct bench_e2e_opts *o)
 	if (rc == 0 && r->loss.rx == 0) {
 		fprintf(stderr, "bench e2e: nothing was received\n");
 		rc = -EPROTO;
+	}
+	/* vtp_frames counts the frames delivered: a duplicate is not one */
+	if (rc == 0 && r->loss.vtp_duplicate * 1000 >
+			       (r->loss.vtp_frames + r->loss.vtp_duplicate) * E2E_DUP_PER_MILLE) {
+		if (vtp_short(&c)) {
+			fprintf(stderr,
+				"bench e2e: %" PRIu64 " VTP sequence duplicates: --duration %u is "
+				"too short for the loop (%u s gives every device 65 frames)\n",
+				r->loss.vtp_duplicate, c.duration, E2E_VTP_GEN_DURATION);
+		} else {
+			fprintf(stderr,
+				"bench e2e: %" PRIu64 " of %" PRIu64 " VTP frames dropped as "
+				"sequence duplicates (at most %u per 1000): the capture is too "
+				"short "
+				"for its loop\n",
+				r->loss.vtp_duplicate, r->loss.vtp_frames + r->loss.vtp_duplicate,
+				E2E_DUP_PER_MILLE);
+			rc = -EPROTO;
+		}
 	}
 	if (rc == 0 && o->smoke && loss_running(&r->loss) != 0) {
 		fprintf(stderr, "bench e2e: %" PRIu64 " dropped or lost (smoke target 0)\n",

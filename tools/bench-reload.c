@@ -31,9 +31,19 @@
  *    (the capture is clean: none is expected), events lost on the rings,
  *    and decoded messages that no ruleset evaluated.
  *
+ * With --rules N the rules scenario's generated ruleset of N rules
+ * (bench_rules_text, its variables in the configuration's rules.vars) is a
+ * third file, loaded with the other two each time: the reload then costs
+ * what a reload of a large deployment costs. With --rules-cache the
+ * configuration names a rules.cache_dir in the temporary directory, empty
+ * at first; two untimed reloads after the warm-up put both rulesets in it,
+ * so that every timed reload is a cache hit (one that is not makes it
+ * exit 1 after the report). Without it every reload compiles.
+ *
  * Anything lost, or a reload that failed, makes it exit 1 after the
  * report; --smoke (5 reloads, short phases) is the test suite's
- * bench-reload-smoke.
+ * bench-reload-smoke, and with --rules 100 --rules-cache
+ * bench-reload-rules-smoke.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -79,8 +89,10 @@ struct rl_ctx {
 	char config[300];
 	char clinical[300]; /* cur-clinical.rules, rewritten by every reload */
 	char network[300];
-	char *text[2];	   /* the two clinical rulesets: shipped, and one rule changed */
-	unsigned rev_line; /* the line whose rev the second one raises */
+	char generated[300]; /* generated.rules, with --rules */
+	char cache[300];     /* rules.cache_dir, with --rules-cache */
+	char *text[2];	     /* the two clinical rulesets: shipped, and one rule changed */
+	unsigned rev_line;   /* the line whose rev the second one raises */
 	struct cp_config cfg;
 	bool cfg_loaded;
 	bool vdev_added;
@@ -95,50 +107,11 @@ struct rl_ctx {
 /* Small helpers                                                             */
 /* ------------------------------------------------------------------------ */
 
-static int64_t
-mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
-static void
-sleep_ns(long ns)
-{
-	struct timespec ts = {ns / 1000000000L, ns % 1000000000L};
-
-	nanosleep(&ts, NULL);
-}
-
 static uint32_t
 rng_next(uint64_t *s)
 {
 	*s = *s * 6364136223846793005ull + 1442695040888963407ull;
 	return (uint32_t)(*s >> 33);
-}
-
-static int
-write_file(const char *path, const char *text, size_t len)
-{
-	char tmp[320];
-	FILE *f;
-	int rc = 0;
-
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	f = fopen(tmp, "w");
-	if (f == NULL)
-		return -errno;
-	if (fwrite(text, 1, len, f) != len)
-		rc = -EIO;
-	if (fclose(f) != 0 && rc == 0)
-		rc = -errno;
-	if (rc == 0 && rename(tmp, path) != 0)
-		rc = -errno;
-	if (rc != 0)
-		unlink(tmp);
-	return rc;
 }
 
 static int
@@ -306,11 +279,69 @@ write_pcap(const char *path)
 /* Set-up and tear-down                                                      */
 /* ------------------------------------------------------------------------ */
 
+int
+bench_rules_text_beside(unsigned n, char **out, size_t *out_len)
+{
+	char *text = NULL, *o;
+	const char *p, *q;
+	size_t len = 0, n_sid = 0;
+	int rc;
+
+	*out = NULL;
+	rc = bench_rules_text(n, &text, &len);
+	if (rc != 0)
+		return rc;
+	for (p = text; (p = strstr(p, "sid:")) != NULL; p += 4)
+		n_sid++;
+	/* Each sid grows by at most the offset's digits. */
+	o = *out = malloc(len + n_sid * 12 + 1);
+	if (o == NULL) {
+		free(text);
+		return -ENOMEM;
+	}
+	for (p = text; (q = strstr(p, "sid:")) != NULL; p = q) {
+		const char *b = q;
+		unsigned long sid;
+		char *end;
+
+		while (b > text && (b[-1] == ' ' || b[-1] == '\t'))
+			b--;
+		memcpy(o, p, (size_t)(q - p) + 4);
+		o += q - p + 4;
+		q += 4;
+		/* The option only: after '(' or ';' and blanks, with a number. */
+		if (b > text && (b[-1] == ';' || b[-1] == '(') && *q >= '0' && *q <= '9') {
+			sid = strtoul(q, &end, 10);
+			o += sprintf(o, "%lu", sid + BENCH_RULES_BESIDE_SID_OFFSET);
+			q = end;
+		}
+	}
+	memcpy(o, p, strlen(p) + 1);
+	*out_len = (size_t)(o - *out) + strlen(p);
+	free(text);
+	return 0;
+}
+
+/* --rules N: the generated ruleset as the third file. */
+static int
+generated_write(struct rl_ctx *c)
+{
+	char *text = NULL;
+	size_t len = 0;
+	int rc;
+
+	rc = bench_rules_text_beside(c->o->rules, &text, &len);
+	if (rc == 0)
+		rc = bench_write_file(c->generated, text, len);
+	free(text);
+	return rc;
+}
+
 static int
 files_make(struct rl_ctx *c)
 {
 	const char *tmp = getenv("TMPDIR");
-	char path[512], *network = NULL, text[2048];
+	char path[512], *network = NULL, text[2048], vars[256] = "", cache[400] = "";
 	int rc, n;
 
 	snprintf(c->dir, sizeof(c->dir), "%s/vigil-bench-reload-XXXXXX",
@@ -325,6 +356,8 @@ files_make(struct rl_ctx *c)
 	snprintf(c->config, sizeof(c->config), "%s/vigil.yaml", c->dir);
 	snprintf(c->clinical, sizeof(c->clinical), "%s/cur-clinical.rules", c->dir);
 	snprintf(c->network, sizeof(c->network), "%s/network.rules", c->dir);
+	snprintf(c->generated, sizeof(c->generated), "%s/generated.rules", c->dir);
+	snprintf(c->cache, sizeof(c->cache), "%s/cache", c->dir);
 
 	snprintf(path, sizeof(path), "%s/clinical.rules", c->o->rules_dir);
 	rc = read_file(path, &c->text[0]);
@@ -339,12 +372,22 @@ files_make(struct rl_ctx *c)
 	rc = read_file(path, &network);
 	if (rc != 0)
 		return rc;
-	rc = write_file(c->network, network, strlen(network));
+	rc = bench_write_file(c->network, network, strlen(network));
 	free(network);
 	if (rc == 0)
-		rc = write_file(c->clinical, c->text[0], strlen(c->text[0]));
+		rc = bench_write_file(c->clinical, c->text[0], strlen(c->text[0]));
+	if (rc == 0 && c->o->rules > 0)
+		rc = generated_write(c);
 	if (rc != 0)
 		return rc;
+	if (c->o->rules > 0)
+		snprintf(vars, sizeof(vars),
+			 "  vars:\n"
+			 "    MONITOR_NETS: \"%s\"\n"
+			 "    TELEMETRY_PORTS: \"%s\"\n",
+			 BENCH_RULES_VAR_MONITOR_NETS, BENCH_RULES_VAR_TELEMETRY_PORTS);
+	if (c->o->cache)
+		snprintf(cache, sizeof(cache), "  cache_dir: \"%s\"\n", c->cache);
 	n = snprintf(text, sizeof(text),
 		     "# vigil-bench --scenario reload\n"
 		     "workers: %u\n"
@@ -352,11 +395,13 @@ files_make(struct rl_ctx *c)
 		     "  - device: \"" RL_VDEV ",rx_pcap=%s,infinite_rx=1\"\n"
 		     "    addresses: [192.0.2.1]\n"
 		     "rules:\n"
-		     "  files: [cur-clinical.rules, network.rules]\n",
-		     rte_lcore_count() - 1, c->pcap);
+		     "  files: [cur-clinical.rules, network.rules%s]\n"
+		     "%s%s",
+		     rte_lcore_count() - 1, c->pcap, c->o->rules > 0 ? ", generated.rules" : "",
+		     vars, cache);
 	if (n < 0 || (size_t)n >= sizeof(text))
 		return -E2BIG;
-	rc = write_file(c->config, text, (size_t)n);
+	rc = bench_write_file(c->config, text, (size_t)n);
 	if (rc == 0)
 		rc = write_pcap(c->pcap);
 	return rc;
@@ -365,10 +410,12 @@ files_make(struct rl_ctx *c)
 static void
 files_remove(struct rl_ctx *c)
 {
-	const char *const names[] = {c->pcap, c->config, c->clinical, c->network};
+	const char *const names[] = {c->pcap, c->config, c->clinical, c->network, c->generated};
 
 	if (c->dir[0] == '\0')
 		return;
+	/* The cache's files are named by the rulesets' keys: the whole directory. */
+	bench_rm_tree(c->cache);
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		char tmp[320];
 
@@ -501,10 +548,10 @@ watch_main(void *arg)
 		int64_t now;
 
 		if (v == 0 || atomic_load(&w->t_all) != 0) {
-			sleep_ns(200000);
+			bench_sleep_ns(200000);
 			continue;
 		}
-		now = mono_ns();
+		now = bench_mono_ns();
 		/* The pointer's value only: this thread never reads the bundle. */
 		if (atomic_load(&w->t_pub) == 0 &&
 		    dp_ruleset_current(w->dp) != atomic_load(&w->old))
@@ -518,7 +565,7 @@ watch_main(void *arg)
 			if (all)
 				atomic_store(&w->t_all, now);
 		}
-		sleep_ns(RL_WATCH_POLL_NS);
+		bench_sleep_ns(RL_WATCH_POLL_NS);
 	}
 	return NULL;
 }
@@ -532,7 +579,8 @@ struct rl_sample {
 	double publish_ms;
 	double workers_ms;
 	double total_ms;
-	char hash[65]; /* of the ruleset it put in force */
+	bool cache_hit; /* its database came from rules.cache_dir */
+	char hash[65];	/* of the ruleset it put in force */
 };
 
 struct rl_summary {
@@ -632,7 +680,7 @@ reload_one(struct rl_ctx *c, struct rl_watch *w, unsigned which, uint64_t versio
 	int64_t t0;
 	int rc;
 
-	rc = write_file(c->clinical, c->text[which], strlen(c->text[which]));
+	rc = bench_write_file(c->clinical, c->text[which], strlen(c->text[which]));
 	if (rc != 0) {
 		fprintf(stderr, "bench reload: cannot write %s: %s\n", c->clinical, strerror(-rc));
 		return rc;
@@ -652,9 +700,9 @@ reload_one(struct rl_ctx *c, struct rl_watch *w, unsigned which, uint64_t versio
 		atomic_store(&w->version, 0);
 		return -EPROTO;
 	}
-	t0 = mono_ns();
-	while (atomic_load(&w->t_all) == 0 && mono_ns() - t0 < RL_WAIT_NS)
-		sleep_ns(RL_WATCH_POLL_NS);
+	t0 = bench_mono_ns();
+	while (atomic_load(&w->t_all) == 0 && bench_mono_ns() - t0 < RL_WAIT_NS)
+		bench_sleep_ns(RL_WATCH_POLL_NS);
 	atomic_store(&w->version, 0);
 	if (atomic_load(&w->t_all) == 0) {
 		fprintf(stderr, "bench reload: the workers did not run version %" PRIu64 "\n",
@@ -666,6 +714,8 @@ reload_one(struct rl_ctx *c, struct rl_watch *w, unsigned which, uint64_t versio
 	s->publish_ms = res.publish_ms;
 	s->workers_ms = (double)(atomic_load(&w->t_all) - atomic_load(&w->t_pub)) / 1e6;
 	s->total_ms = res.total_ms;
+	/* Read as the bundle's only publisher: no reload can free it meanwhile. */
+	s->cache_hit = rule_set_info(dp_ruleset_current(c->dp)->set)->cache == RULE_CACHE_HIT;
 	snprintf(s->hash, sizeof(s->hash), "%s", res.hash);
 	cp_reload_result_free(&res);
 	return 0;
@@ -676,10 +726,10 @@ static double
 phase_idle(struct rl_ctx *c, double seconds)
 {
 	uint64_t rx0 = rx_total(c->dp);
-	int64_t t0 = mono_ns(), t1;
+	int64_t t0 = bench_mono_ns(), t1;
 
-	sleep_ns((long)(seconds * 1e9));
-	t1 = mono_ns();
+	bench_sleep_ns((long)(seconds * 1e9));
+	t1 = bench_mono_ns();
 	return (double)(rx_total(c->dp) - rx0) / ((double)(t1 - t0) / 1e9);
 }
 
@@ -690,6 +740,7 @@ phase_idle(struct rl_ctx *c, double seconds)
 struct rl_report {
 	unsigned n_rules[2];
 	unsigned reloads;
+	unsigned cache_hits; /* timed reloads whose database came from the cache */
 	double reload_s, base_s;
 	double rate_reload, rate_base;
 	struct rl_summary compile, publish, workers, total;
@@ -704,13 +755,23 @@ print_text(const struct rl_ctx *c, const struct rl_report *r)
 			       "publish -> every worker on it", "reload, end to end"};
 	const struct rl_loss *l = &r->loss;
 
+	char generated[64] = "";
+
+	if (c->o->rules > 0)
+		snprintf(generated, sizeof(generated), " + %u generated rules", c->o->rules);
 	printf("# %s\n", c->o->command);
 	printf("vigil-bench %s (%s): scenario reload, %u reloads alternating %s/clinical.rules "
-	       "+ network.rules (%u rules) and the same with the rev of the rule on line %u "
+	       "+ network.rules%s (%u rules) and the same with the rev of the rule on line %u "
 	       "raised (%u rules); %u worker(s), net_pcap looping %u HL7 ORU^R01 datagrams "
 	       "from %u monitors\n",
-	       VIGIL_VERSION, rte_version(), r->reloads, c->o->rules_dir, r->n_rules[0],
+	       VIGIL_VERSION, rte_version(), r->reloads, c->o->rules_dir, generated, r->n_rules[0],
 	       c->rev_line, r->n_rules[1], dp_n_workers(c->dp), RL_FRAMES, RL_MONITORS);
+	if (c->o->cache)
+		printf("rules.cache_dir %s (both rulesets put in it by two untimed reloads): %u of "
+		       "%u timed reloads from the cache\n",
+		       c->cache, r->cache_hits, r->reloads);
+	else
+		printf("no rules.cache_dir: every reload compiles\n");
 	printf("\n%-32s %10s %10s %10s\n", "per reload, ms", "median", "p99", "max");
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
 		printf("%-32s %10.3f %10.3f %10.3f\n", names[i], rows[i]->median, rows[i]->p99,
@@ -754,6 +815,8 @@ print_json(const struct rl_ctx *c, const struct rl_report *r)
 	       "\"workers\":%u,\"frames\":%u,\"monitors\":%u,\"rules\":[%u,%u]",
 	       VIGIL_VERSION, rte_version(), r->reloads, dp_n_workers(c->dp), RL_FRAMES,
 	       RL_MONITORS, r->n_rules[0], r->n_rules[1]);
+	printf(",\"generated_rules\":%u,\"cache\":%s,\"cache_hits\":%u", c->o->rules,
+	       c->o->cache ? "true" : "false", r->cache_hits);
 	print_json_summary("compile_ms", &r->compile);
 	print_json_summary("publish_ms", &r->publish);
 	print_json_summary("workers_ms", &r->workers);
@@ -805,10 +868,21 @@ bench_reload(const struct bench_reload_opts *o)
 	watching = true;
 
 	phase_idle(&c, o->smoke ? RL_SMOKE_WARMUP_S : RL_WARMUP_S);
+	/*
+	 * The cache: the start-up load put ruleset 0 in it; ruleset 1 goes in,
+	 * then 0 is read back, so that the timed reloads all find theirs.
+	 */
+	for (unsigned i = 0; o->cache && i < 2; i++) {
+		struct rl_sample warm;
+
+		rc = reload_one(&c, &w, (i + 1) % 2, ++version, r.n_rules[(i + 1) % 2], &warm);
+		if (rc != 0)
+			goto out;
+	}
 	{
 		uint64_t rx0 = rx_total(c.dp);
 
-		t0 = mono_ns();
+		t0 = bench_mono_ns();
 		for (unsigned i = 0; i < o->reloads; i++) {
 			rc = reload_one(&c, &w, (i + 1) % 2, ++version, r.n_rules[(i + 1) % 2],
 					&s[i]);
@@ -821,11 +895,12 @@ bench_reload(const struct bench_reload_opts *o)
 			}
 			if (rc != 0)
 				goto out;
+			r.cache_hits += s[i].cache_hit;
 		}
 		/* --smoke: a phase long enough for its rate to mean something. */
-		while (o->smoke && (double)(mono_ns() - t0) / 1e9 < RL_SMOKE_MIN_PHASE_S)
-			sleep_ns(1000000);
-		r.reload_s = (double)(mono_ns() - t0) / 1e9;
+		while (o->smoke && (double)(bench_mono_ns() - t0) / 1e9 < RL_SMOKE_MIN_PHASE_S)
+			bench_sleep_ns(1000000);
+		r.reload_s = (double)(bench_mono_ns() - t0) / 1e9;
 		r.rate_reload = (double)(rx_total(c.dp) - rx0) / r.reload_s;
 	}
 	r.base_s = r.reload_s;
@@ -846,6 +921,12 @@ bench_reload(const struct bench_reload_opts *o)
 		rc = -EIO;
 	if (rc == 0 && loss_total(&r.loss) != 0) {
 		fprintf(stderr, "bench reload: %" PRIu64 " lost (target 0)\n", loss_total(&r.loss));
+		rc = -EPROTO;
+	}
+	/* With a cache that holds both rulesets, a compile means the cache did not work. */
+	if (rc == 0 && o->cache && r.cache_hits != o->reloads) {
+		fprintf(stderr, "bench reload: %u of %u reloads were not cache hits\n",
+			o->reloads - r.cache_hits, o->reloads);
 		rc = -EPROTO;
 	}
 out:

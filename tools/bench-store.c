@@ -39,7 +39,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <math.h>
@@ -117,22 +116,6 @@ percentile(double *v, size_t n, double p)
 	if (rank < 1)
 		rank = 1;
 	return v[rank - 1];
-}
-
-static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	remove(path);
-	return 0;
-}
-
-static void
-rm_tree(const char *dir)
-{
-	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 /* The file system type and device of the mount that holds @p dir. */
@@ -495,7 +478,7 @@ raw_write(const char *like_dir, const char *dir, const struct raw_bytes *b, stru
 			rc = -EPROTO;
 			break;
 		}
-		rm_tree(dir);
+		bench_rm_tree(dir);
 		db = rocksdb_open_column_families(
 			ro.db, dir, (int)ro.n_cf, (const char *const *)ro.names,
 			(const rocksdb_options_t *const *)ro.cf, h, &rerr);
@@ -547,7 +530,7 @@ out:
 	rocksdb_writebatch_destroy(wb);
 	rocksdb_writeoptions_destroy(wo);
 	rocksdb_writeoptions_destroy(ws);
-	rm_tree(dir);
+	bench_rm_tree(dir);
 	return rc;
 }
 
@@ -774,7 +757,7 @@ bench_store(const struct bench_store_opts *o)
 			memset(&vr, 0, sizeof(vr));
 			vr.alarms = first ? o->alarms : 0;
 			vr.alarm_ns = res.alarm + (size_t)r * o->alarms;
-			rm_tree(vdir);
+			bench_rm_tree(vdir);
 			rc = vigil_obs(vdir, batch, NULL, obs, o->obs, alarm_t, vr.alarms, &vr);
 			if (rc == 0)
 				rc = vigil_check(&vr, o->obs, batch, false, "plain");
@@ -802,14 +785,14 @@ bench_store(const struct bench_store_opts *o)
 			break;
 		/* Sealed. */
 		memset(&vr, 0, sizeof(vr));
-		rm_tree(vdir);
+		bench_rm_tree(vdir);
 		rc = vigil_obs(vdir, store_batches[0], key_file, obs, o->obs, alarm_t, 0, &vr);
 		if (rc == 0)
 			rc = vigil_check(&vr, o->obs, store_batches[0], true, "sealed");
 		if (rc != 0)
 			break;
 		res.sealed_ns[r] = vr.obs_ns / (double)o->obs;
-		rm_tree(vdir);
+		bench_rm_tree(vdir);
 		if (!o->json)
 			printf("run %u: batch %u %.3f M obs/s (RocksDB alone %.3f), batch %u %.3f "
 			       "(%.3f), sealed %.3f; alarm put p50 %.3f ms\n",
@@ -831,7 +814,7 @@ bench_store(const struct bench_store_opts *o)
 	if (fflush(stdout) != 0 || ferror(stdout))
 		rc = -EIO;
 out:
-	rm_tree(base);
+	bench_rm_tree(base);
 	free(obs);
 	free(alarm_t);
 	free(b.keys);

@@ -5,6 +5,8 @@
 #define VIGIL_BENCH_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
 #define BENCH_MAX_RUNS 99
 
@@ -30,6 +32,14 @@ struct bench_plane_loss {
 
 /** Fill @p l, and @p tot with every worker's counters summed. */
 void bench_plane_loss(struct dp_plane *dp, struct bench_plane_loss *l, struct dp_stats *tot);
+
+/** CLOCK_MONOTONIC in ns; sleep @p ns; write @p len bytes of @p text to a new @p path (0 or
+ * -errno). */
+int64_t bench_mono_ns(void);
+void bench_sleep_ns(long ns);
+int bench_write_file(const char *path, const char *text, size_t len);
+/** Remove @p dir and everything below it, as far as it can (a scenario's temporary files). */
+void bench_rm_tree(const char *dir);
 
 /** The median of @p n values (0 for none; @p v is left as it is). */
 double bench_median(const double *v, unsigned n);
@@ -89,6 +99,8 @@ struct bench_rings_opts {
 int bench_rings(const struct bench_rings_opts *o);
 
 #define BENCH_RELOAD_DEFAULT 50u
+#define BENCH_RELOAD_DEFAULT_LARGE 10u /* with --rules N >= BENCH_RELOAD_LARGE */
+#define BENCH_RELOAD_LARGE 1000u
 #define BENCH_RELOAD_SMOKE 5u
 #define BENCH_RELOAD_MAX 100000u
 
@@ -99,12 +111,16 @@ struct bench_reload_opts {
 	bool json;
 	const char *command;   /**< the command line, for the report */
 	const char *rules_dir; /**< holds clinical.rules and network.rules */
+	unsigned rules;	       /**< generated rules (bench_rules_text) as a third file; 0: none */
+	bool cache;	       /**< rules.cache_dir in its temporary directory */
 };
 
 /*
  * The reload scenario (bench-reload.c): a plane on a looped capture at full
- * rate, @p reloads rule reloads back to back (the shipped rules, and the
- * same with one rule changed, in turn); per reload the compile time,
+ * rate, @p reloads rule reloads back to back (the shipped rules, plus @p
+ * rules generated ones, and the same with one rule changed, in turn; with
+ * @p cache two untimed reloads fill the cache first, so that every timed
+ * one is a cache hit); per reload the compile time,
  * publish until the grace period ends and until every worker runs the new
  * version; the rx rate against a baseline of the same length without
  * reloads; and what was lost (rx not accounted, port drops, events).
@@ -114,6 +130,45 @@ struct bench_reload_opts {
  *         the report).
  */
 int bench_reload(const struct bench_reload_opts *o);
+
+/*
+ * bench_rules_text with every sid moved up by BENCH_RULES_BESIDE_SID_OFFSET,
+ * past the shipped rules' (below 10^7): both start at 1000001, and a
+ * duplicate sid fails the load. For the reload and restart scenarios, which
+ * load it beside the shipped rules (bench-reload.c).
+ * @return 0 or -ENOMEM.
+ */
+int bench_rules_text_beside(unsigned n, char **text, size_t *len);
+#define BENCH_RULES_BESIDE_SID_OFFSET 100000000ul
+
+#define BENCH_RESTART_DEFAULT_RUNS 5u
+#define BENCH_RESTART_DEFAULT_RULES 10000u
+#define BENCH_RESTART_SMOKE_RUNS 2u
+#define BENCH_RESTART_SMOKE_RULES 100u
+
+/* What the restart scenario is asked for. */
+struct bench_restart_opts {
+	unsigned runs;	/**< warm starts (cache hits) timed */
+	unsigned rules; /**< generated rules besides the shipped ones */
+	bool smoke;	/**< also fail on a start that is not what it should be */
+	bool json;
+	const char *command;   /**< the command line, for the report */
+	const char *rules_dir; /**< holds clinical.rules and network.rules */
+	const char *vigild;    /**< NULL: ../controlplane/vigild from vigil-bench, or beside it */
+};
+
+/*
+ * The restart scenario (bench-restart.c): the real vigild on a vigil.yaml
+ * in a temporary directory (the shipped rules plus @p rules generated ones,
+ * rules.cache_dir, storage, a net_null port, the control socket), started
+ * once cold (the cache empty: a compile), then @p runs times warm; each
+ * start timed from the spawn until the control socket answers `status`,
+ * with vigild's own rule load figure from its stderr, then SIGTERM.
+ * @return 0, -ENOMEM, -ENOENT (no vigild), what a file or spawn gave, or
+ *         -EPROTO when a start failed, vigild did not exit 0, or a warm
+ *         start was not a cache hit (after the report).
+ */
+int bench_restart(const struct bench_restart_opts *o);
 
 #define BENCH_STORE_DEFAULT_RUNS 3u
 #define BENCH_STORE_DEFAULT_OBS 300000ul
@@ -175,6 +230,13 @@ int bench_consumer(const struct bench_consumer_opts *o);
 #define BENCH_E2E_SMOKE_SECONDS 0.5
 #define BENCH_E2E_DEFAULT_BEDS 100u
 #define BENCH_E2E_SMOKE_BEDS 20u
+#define BENCH_E2E_MAX_RULES 100000u
+#define BENCH_E2E_GEN_DURATION 60u	 /* simulated seconds of a generated HL7 ward */
+#define BENCH_E2E_SMOKE_GEN_DURATION 30u /* the least vigil-gen --scenario demo takes */
+/* A VTP bed sends a frame a second, fewer while a scripted event silences
+ * it (56 in 70 s seen): 90 s leaves every device 65 or more (VTP.md 6.3). */
+#define BENCH_E2E_VTP_GEN_DURATION 90u
+#define BENCH_E2E_DEMO_MIN_DURATION 30u
 
 /* What the e2e scenario is asked for. */
 struct bench_e2e_opts {
@@ -188,18 +250,24 @@ struct bench_e2e_opts {
 	const char *pcap;      /**< the capture (NULL: vigil-gen writes one) */
 	const char *proto;     /**< vigil-gen --proto: hl7, vtp or mixed */
 	unsigned beds;	       /**< vigil-gen --beds */
+	unsigned duration;     /**< vigil-gen --duration (0: long enough for VTP's loop) */
+	unsigned rules;	       /**< generated rules added to the shipped ones (0: none) */
+	unsigned workers;      /**< worker lcores, one net_pcap RX queue each */
 };
 
 /*
- * The e2e scenario (bench-e2e.c): a plane with one worker on a net_pcap
- * port looping a ward capture, the rules, the event consumer with the
- * clinical pipeline; rx per second on the worker and consumer events per
- * second, against dpdk-testpmd rxonly (the I/O limit; not with --smoke)
- * and hs_scan of the capture's UDP payloads with the same rules' database
- * (the matching limit), in the same run. Needs a worker lcore (EAL -l 0-1).
+ * The e2e scenario (bench-e2e.c): a plane with @p workers workers on a
+ * net_pcap port looping a ward capture (one RX queue per worker), the
+ * shipped rules and @p rules generated ones, the event consumer with the
+ * clinical pipeline; rx per second per worker and in total, consumer
+ * events per second, decision and burst latency quantiles, memory, against
+ * dpdk-testpmd rxonly (the I/O limit; not with --smoke) and hs_scan of the
+ * capture's UDP payloads with the same rules' database (the matching
+ * limit), in the same run. Needs @p workers lcores besides the main one.
  * @return 0, -ENOMEM, -EINVAL, what a file, a child or dp_start gave, or
- *         -EPROTO when nothing was received or (--smoke) anything was
- *         dropped or lost (after the report).
+ *         -EPROTO when nothing was received, VTP frames were dropped as
+ *         sequence duplicates, or (--smoke) anything was dropped or lost
+ *         (after the report).
  */
 int bench_e2e(const struct bench_e2e_opts *o);
 

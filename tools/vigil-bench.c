@@ -4,7 +4,9 @@
  *   vigil-bench [--scenario parse|decode|rules|rings|reload|store|consumer|e2e] [--runs R]
  *               [--packets N] [--rules N[,N...]] [--reloads N] [--rules-dir DIR]
  *               [--store-dir DIR] [--seconds S] [--pcap FILE] [--proto P] [--beds N]
- *               [--smoke] [--json] [-- EAL arguments]
+ *               [--duration S] [--workers N] [--smoke] [--json] [-- EAL arguments]
+ *   vigil-bench --scenario restart [--runs R] [--rules N] [--vigild PATH] [--rules-dir DIR]
+ *   vigil-bench --scenario reload [--rules N] [--rules-cache] ...
  *
  * A claim such as "vigil parses N Mpps per core" is only worth the command
  * that measured it. This tool owns that command: it starts the EAL itself
@@ -30,9 +32,11 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <ftw.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <math.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,6 +83,54 @@ cmp_double(const void *a, const void *b)
 	double x = *(const double *)a, y = *(const double *)b;
 
 	return (x > y) - (x < y);
+}
+
+int64_t
+bench_mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+void
+bench_sleep_ns(long ns)
+{
+	struct timespec ts = {ns / 1000000000L, ns % 1000000000L};
+
+	nanosleep(&ts, NULL);
+}
+
+int
+bench_write_file(const char *path, const char *text, size_t len)
+{
+	FILE *f = fopen(path, "w");
+	int rc = 0;
+
+	if (f == NULL)
+		return -errno;
+	if (fwrite(text, 1, len, f) != len)
+		rc = -EIO;
+	if (fclose(f) != 0 && rc == 0)
+		rc = -errno;
+	return rc;
+}
+
+static int
+rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	remove(path);
+	return 0;
+}
+
+void
+bench_rm_tree(const char *dir)
+{
+	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 double
@@ -129,6 +181,42 @@ static const char *const reload_eal_args[] = {
 	"--no-pci", "--no-huge", "--no-shconf", "-m", "1024", "-l", "0-1", "--log-level=*:warning",
 };
 
+/*
+ * The e2e scenario's lcores for @p workers workers: -l 0-N while the CPUs
+ * this process may run on are enough for a lcore each; else every worker
+ * pinned to a CPU in turn and the main lcore (and so the consumer thread it
+ * starts) left to float over all of them, for the scheduler to put where a
+ * worker is least hurt. @p opt gets "-l" or "--lcores", @p arg its value.
+ */
+static int
+e2e_lcores(unsigned workers, const char **opt, char *arg, size_t room)
+{
+	unsigned cpus[CPU_SETSIZE], n = 0;
+	size_t len;
+	cpu_set_t set;
+
+	if (sched_getaffinity(0, sizeof(set), &set) != 0)
+		return -errno;
+	for (unsigned c = 0; c < CPU_SETSIZE; c++)
+		if (CPU_ISSET(c, &set))
+			cpus[n++] = c;
+	if (n == 0)
+		return -EINVAL;
+	if (workers + 1 <= n) {
+		*opt = "-l";
+		snprintf(arg, room, "0-%u", workers);
+		return 0;
+	}
+	*opt = "--lcores";
+	len = (size_t)snprintf(arg, room, "0@(");
+	for (unsigned i = 0; i < n && len < room; i++)
+		len += (size_t)snprintf(arg + len, room - len, "%s%u", i ? "," : "", cpus[i]);
+	for (unsigned w = 1; w <= workers && len < room; w++)
+		len += (size_t)snprintf(arg + len, room - len, "%s,%u@%u", w == 1 ? ")" : "", w,
+					cpus[w % n]);
+	return len < room ? 0 : -E2BIG;
+}
+
 /* ------------------------------------------------------------------------ */
 /* Options                                                                   */
 /* ------------------------------------------------------------------------ */
@@ -148,7 +236,15 @@ struct bench_opts {
 	const char *pcap;      /* its capture (NULL: vigil-gen writes one) */
 	const char *proto;     /* vigil-gen --proto for it */
 	unsigned beds;	       /* vigil-gen --beds for it (0: its default) */
+	unsigned duration;     /* vigil-gen --duration for it (0: its default) */
+	unsigned workers;      /* its worker lcores (0: one) */
+	/* reload and restart: --rules N generated rules; reload's --rules-cache. */
+	bool rules_cache;
+	const char *vigild; /* restart: the vigild to start (NULL: the build's) */
 };
+
+/* Long options without a short letter, out of the letters' range. */
+enum { OPT_RULES_CACHE = 0x100, OPT_VIGILD };
 
 static void
 usage(FILE *out)
@@ -175,8 +271,8 @@ usage(FILE *out)
 		"                    ward: without storage, with the alarm log, with\n"
 		"                    storage, against no-op hooks (runs 5; --packets N:\n"
 		"                    events per run, default %lu)\n"
-		"                    e2e: the appliance end to end: a plane with one\n"
-		"                    worker on a looped ward capture, the rules, the\n"
+		"                    e2e: the appliance end to end: a plane with its\n"
+		"                    workers on a looped ward capture, the rules, the\n"
 		"                    consumer with the clinical pipeline; rx pps and\n"
 		"                    events/s against dpdk-testpmd rxonly and hs_scan\n"
 		"                    of the same capture (runs 5 of --seconds; EAL\n"
@@ -209,6 +305,42 @@ usage(FILE *out)
 	for (size_t i = 0; i < sizeof(default_eal_args) / sizeof(default_eal_args[0]); i++)
 		fprintf(out, " %s", default_eal_args[i]);
 	fputc('\n', out);
+	/* Its own call: one string literal must stay under C's 4095 characters. */
+	fprintf(out,
+		"reload and restart at scale:\n"
+		"  --scenario restart  the build's vigild started cold (an empty rules\n"
+		"                    cache), then --runs times with its rules cached\n"
+		"                    (default %u); each timed until its control socket\n"
+		"                    answers status, with vigild's rule load figure\n"
+		"  --rules N         reload: N generated rules besides the shipped ones\n"
+		"                    (default none; reloads then default to %u when N >= %u);\n"
+		"                    restart: the same (default %u, --smoke %u)\n"
+		"  --rules-cache     reload: a rules.cache_dir in its temporary directory,\n"
+		"                    filled before the timed reloads (default: none, every\n"
+		"                    reload compiles)\n"
+		"  --vigild PATH     restart: the vigild to start (default: the build's,\n"
+		"                    ../controlplane/vigild from vigil-bench's directory)\n",
+		BENCH_RESTART_DEFAULT_RUNS, BENCH_RELOAD_DEFAULT_LARGE, BENCH_RELOAD_LARGE,
+		BENCH_RESTART_DEFAULT_RULES, BENCH_RESTART_SMOKE_RULES);
+	fprintf(out,
+		"e2e at scale:\n"
+		"  --rules N         e2e: N generated rules besides the shipped ones\n"
+		"                    (default none)\n"
+		"  --workers N       e2e: worker lcores, one RX queue each, each looping\n"
+		"                    the capture (default 1; EAL default -l 0-N, or\n"
+		"                    --lcores with the main lcore floating over every CPU\n"
+		"                    when there are fewer CPUs than N + 1)\n"
+		"  --duration S      e2e: vigil-gen's simulated seconds (default %u for\n"
+		"                    hl7, --smoke %u; %u for vtp and mixed, so that every\n"
+		"                    VTP device has 65 frames and the loop is no duplicate;\n"
+		"                    below %u s without demo's scripted events)\n"
+		"  --beds N          e2e: also sizes the device registry and VTP tables\n"
+		"                    (2 N at least; give it with --pcap too). 100000 beds\n"
+		"                    want a short --duration, and a VTP ward more EAL\n"
+		"                    memory (-- --no-pci --no-huge --no-shconf -m 4096 ...;\n"
+		"                    testpmd gets the same -m)\n",
+		BENCH_E2E_GEN_DURATION, BENCH_E2E_SMOKE_GEN_DURATION, BENCH_E2E_VTP_GEN_DURATION,
+		BENCH_E2E_DEMO_MIN_DURATION);
 }
 
 static int
@@ -246,6 +378,10 @@ parse_args(int argc, char **argv, struct bench_opts *o)
 		{"pcap", required_argument, NULL, 'P'},
 		{"proto", required_argument, NULL, 'p'},
 		{"beds", required_argument, NULL, 'B'},
+		{"duration", required_argument, NULL, 'u'},
+		{"workers", required_argument, NULL, 'W'},
+		{"rules-cache", no_argument, NULL, OPT_RULES_CACHE},
+		{"vigild", required_argument, NULL, OPT_VIGILD},
 		{NULL, 0, NULL, 0},
 	};
 	bool runs_given = false, packets_given = false;
@@ -265,6 +401,10 @@ parse_args(int argc, char **argv, struct bench_opts *o)
 	o->pcap = NULL;
 	o->proto = NULL;
 	o->beds = 0;
+	o->duration = 0;
+	o->workers = 0;
+	o->rules_cache = false;
+	o->vigild = NULL;
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'L':
@@ -274,6 +414,12 @@ parse_args(int argc, char **argv, struct bench_opts *o)
 			break;
 		case 'D':
 			o->rules_dir = optarg;
+			break;
+		case OPT_RULES_CACHE:
+			o->rules_cache = true;
+			break;
+		case OPT_VIGILD:
+			o->vigild = optarg;
 			break;
 		case 'T':
 			o->store_dir = optarg;
@@ -308,6 +454,16 @@ parse_args(int argc, char **argv, struct bench_opts *o)
 			if (parse_ulong("--beds", optarg, 1, 100000, &v) != 0)
 				return -EINVAL;
 			o->beds = (unsigned)v;
+			break;
+		case 'u':
+			if (parse_ulong("--duration", optarg, 1, 3600, &v) != 0)
+				return -EINVAL;
+			o->duration = (unsigned)v;
+			break;
+		case 'W':
+			if (parse_ulong("--workers", optarg, 1, DP_MAX_WORKERS, &v) != 0)
+				return -EINVAL;
+			o->workers = (unsigned)v;
 			break;
 		case 'S':
 			o->scenario = optarg;
@@ -346,7 +502,7 @@ parse_args(int argc, char **argv, struct bench_opts *o)
 						BENCH_RULES_MAX_COUNTS);
 					return -EINVAL;
 				}
-				if (parse_ulong("--rules", tok, 10, 1000000, &v) != 0)
+				if (parse_ulong("--rules", tok, 0, 1000000, &v) != 0)
 					return -EINVAL;
 				o->rule_counts[o->n_rule_counts++] = (unsigned)v;
 			}
@@ -371,10 +527,11 @@ parse_args(int argc, char **argv, struct bench_opts *o)
 	if (strcmp(o->scenario, "parse") != 0 && strcmp(o->scenario, "decode") != 0 &&
 	    strcmp(o->scenario, "rules") != 0 && strcmp(o->scenario, "rings") != 0 &&
 	    strcmp(o->scenario, "reload") != 0 && strcmp(o->scenario, "store") != 0 &&
-	    strcmp(o->scenario, "consumer") != 0 && strcmp(o->scenario, "e2e") != 0) {
+	    strcmp(o->scenario, "consumer") != 0 && strcmp(o->scenario, "e2e") != 0 &&
+	    strcmp(o->scenario, "restart") != 0) {
 		fprintf(stderr,
 			"vigil-bench: unknown scenario '%s' (known: parse, decode, rules, rings, "
-			"reload, store, consumer, e2e)\n",
+			"reload, restart, store, consumer, e2e)\n",
 			o->scenario);
 		return -EINVAL;
 	}
@@ -393,8 +550,31 @@ parse_args(int argc, char **argv, struct bench_opts *o)
 			o->n_rule_counts = o->smoke ? 2 : 3;
 			memcpy(o->rule_counts, c, o->n_rule_counts * sizeof(*c));
 		}
+		for (unsigned i = 0; i < o->n_rule_counts; i++) {
+			if (o->rule_counts[i] < 10) {
+				fprintf(stderr,
+					"vigil-bench: --rules: '%u' is not a number in "
+					"10..1000000\n",
+					o->rule_counts[i]);
+				return -EINVAL;
+			}
+		}
+	} else if (strcmp(o->scenario, "e2e") == 0) {
+		if (o->n_rule_counts > 1 ||
+		    (o->n_rule_counts == 1 && o->rule_counts[0] > BENCH_E2E_MAX_RULES)) {
+			fprintf(stderr, "vigil-bench: --rules: e2e takes one number in 0..%u\n",
+				BENCH_E2E_MAX_RULES);
+			return -EINVAL;
+		}
+	} else if (strcmp(o->scenario, "reload") == 0 || strcmp(o->scenario, "restart") == 0) {
+		if (o->n_rule_counts > 1) {
+			fprintf(stderr, "vigil-bench: --rules: one number for --scenario %s\n",
+				o->scenario);
+			return -EINVAL;
+		}
 	} else if (o->n_rule_counts != 0) {
-		fprintf(stderr, "vigil-bench: --rules is for --scenario rules\n");
+		fprintf(stderr,
+			"vigil-bench: --rules is for --scenario rules, reload, restart and e2e\n");
 		return -EINVAL;
 	}
 	if (o->smoke) {
@@ -435,22 +615,45 @@ parse_args(int argc, char **argv, struct bench_opts *o)
 		return -EINVAL;
 	}
 	if (strcmp(o->scenario, "reload") == 0) {
-		if (o->reloads == 0)
-			o->reloads = o->smoke ? BENCH_RELOAD_SMOKE : BENCH_RELOAD_DEFAULT;
+		if (o->reloads == 0 && o->smoke)
+			o->reloads = BENCH_RELOAD_SMOKE;
+		else if (o->reloads == 0 && o->n_rule_counts == 1 &&
+			 o->rule_counts[0] >= BENCH_RELOAD_LARGE)
+			o->reloads = BENCH_RELOAD_DEFAULT_LARGE; /* a compile takes seconds */
+		else if (o->reloads == 0)
+			o->reloads = BENCH_RELOAD_DEFAULT;
 	} else if (o->reloads != 0) {
 		fprintf(stderr, "vigil-bench: --reloads is for --scenario reload\n");
 		return -EINVAL;
 	}
 	if (o->rules_dir != NULL && strcmp(o->scenario, "reload") != 0 &&
-	    strcmp(o->scenario, "consumer") != 0 && strcmp(o->scenario, "e2e") != 0) {
-		fprintf(stderr,
-			"vigil-bench: --rules-dir is for --scenario reload, consumer and e2e\n");
+	    strcmp(o->scenario, "consumer") != 0 && strcmp(o->scenario, "e2e") != 0 &&
+	    strcmp(o->scenario, "restart") != 0) {
+		fprintf(stderr, "vigil-bench: --rules-dir is for --scenario reload, restart, "
+				"consumer and e2e\n");
+		return -EINVAL;
+	}
+	if (o->rules_cache && strcmp(o->scenario, "reload") != 0) {
+		fprintf(stderr, "vigil-bench: --rules-cache is for --scenario reload\n");
+		return -EINVAL;
+	}
+	if (strcmp(o->scenario, "restart") == 0) {
+		if (!runs_given)
+			o->runs = o->smoke ? BENCH_RESTART_SMOKE_RUNS : BENCH_RESTART_DEFAULT_RUNS;
+		if (o->n_rule_counts == 0) {
+			o->rule_counts[0] =
+				o->smoke ? BENCH_RESTART_SMOKE_RULES : BENCH_RESTART_DEFAULT_RULES;
+			o->n_rule_counts = 1;
+		}
+	} else if (o->vigild != NULL) {
+		fprintf(stderr, "vigil-bench: --vigild is for --scenario restart\n");
 		return -EINVAL;
 	}
 	if (strcmp(o->scenario, "e2e") != 0 &&
-	    (o->seconds != 0 || o->pcap || o->proto || o->beds != 0)) {
-		fprintf(stderr, "vigil-bench: --seconds, --pcap, --proto and --beds are for "
-				"--scenario e2e\n");
+	    (o->seconds != 0 || o->pcap || o->proto || o->beds != 0 || o->duration != 0 ||
+	     o->workers != 0)) {
+		fprintf(stderr, "vigil-bench: --seconds, --pcap, --proto, --beds, --duration and "
+				"--workers are for --scenario e2e\n");
 		return -EINVAL;
 	}
 	return 0;
@@ -1129,6 +1332,8 @@ scenario_reload(const struct bench_opts *o, int argc, char **argv)
 		.reloads = o->reloads,
 		.smoke = o->smoke,
 		.json = o->json,
+		.rules = o->n_rule_counts == 1 ? o->rule_counts[0] : 0,
+		.cache = o->rules_cache,
 	};
 	char *cmd = command_text(argc, argv), *dir = NULL;
 	int rc;
@@ -1142,6 +1347,34 @@ scenario_reload(const struct bench_opts *o, int argc, char **argv)
 	}
 	ro.command = cmd;
 	rc = bench_reload(&ro);
+	free(dir);
+	free(cmd);
+	return rc;
+}
+
+/* The restart scenario starts vigild, which has an EAL of its own. */
+static int
+scenario_restart(const struct bench_opts *o, int argc, char **argv)
+{
+	struct bench_restart_opts ro = {
+		.runs = o->runs,
+		.rules = o->rule_counts[0],
+		.smoke = o->smoke,
+		.json = o->json,
+		.vigild = o->vigild,
+	};
+	char *cmd = command_text(argc, argv), *dir = NULL;
+	int rc;
+
+	if (cmd == NULL)
+		return -ENOMEM;
+	rc = rules_dir_of(o, &ro.rules_dir, &dir);
+	if (rc != 0) {
+		free(cmd);
+		return rc;
+	}
+	ro.command = cmd;
+	rc = bench_restart(&ro);
 	free(dir);
 	free(cmd);
 	return rc;
@@ -1188,6 +1421,9 @@ scenario_e2e(const struct bench_opts *o, int argc, char **argv)
 		.pcap = o->pcap,
 		.proto = o->proto,
 		.beds = o->beds,
+		.duration = o->duration,
+		.rules = o->n_rule_counts == 1 ? o->rule_counts[0] : 0,
+		.workers = o->workers != 0 ? o->workers : 1,
 	};
 	char *cmd = command_text(argc, argv), *dir = NULL;
 	int rc;
@@ -1231,7 +1467,7 @@ scenario_store(const struct bench_opts *o, int argc, char **argv)
 int
 main(int argc, char **argv)
 {
-	char *eal_argv[64], **orig_argv;
+	char *eal_argv[64], **orig_argv, lcores[512];
 	struct bench_opts o;
 	int app_argc = argc, eal_argc = 0, rc, status = 2;
 
@@ -1263,9 +1499,26 @@ main(int argc, char **argv)
 		}
 		for (int i = app_argc + 1; i < argc; i++)
 			eal_argv[eal_argc++] = argv[i];
-	} else if (strcmp(o.scenario, "reload") == 0 || strcmp(o.scenario, "e2e") == 0) {
+	} else if (strcmp(o.scenario, "reload") == 0) {
 		for (size_t i = 0; i < sizeof(reload_eal_args) / sizeof(reload_eal_args[0]); i++)
 			eal_argv[eal_argc++] = (char *)reload_eal_args[i];
+	} else if (strcmp(o.scenario, "e2e") == 0) {
+		const char *opt = NULL;
+
+		if (e2e_lcores(o.workers != 0 ? o.workers : 1, &opt, lcores, sizeof(lcores)) != 0) {
+			fprintf(stderr, "vigil-bench: cannot read the CPUs to run on\n");
+			goto out;
+		}
+		/* reload's defaults, but the lcores */
+		for (size_t i = 0; i < sizeof(reload_eal_args) / sizeof(reload_eal_args[0]); i++) {
+			if (strcmp(reload_eal_args[i], "-l") == 0) {
+				eal_argv[eal_argc++] = (char *)opt;
+				eal_argv[eal_argc++] = lcores;
+				i++;
+				continue;
+			}
+			eal_argv[eal_argc++] = (char *)reload_eal_args[i];
+		}
 	} else {
 		for (size_t i = 0; i < sizeof(default_eal_args) / sizeof(default_eal_args[0]); i++)
 			eal_argv[eal_argc++] = (char *)default_eal_args[i];
@@ -1291,6 +1544,8 @@ main(int argc, char **argv)
 		rc = scenario_rings(&o, argc, orig_argv);
 	} else if (strcmp(o.scenario, "reload") == 0) {
 		rc = scenario_reload(&o, argc, orig_argv);
+	} else if (strcmp(o.scenario, "restart") == 0) {
+		rc = scenario_restart(&o, argc, orig_argv);
 	} else if (strcmp(o.scenario, "store") == 0) {
 		rc = scenario_store(&o, argc, orig_argv);
 	} else if (strcmp(o.scenario, "consumer") == 0) {
