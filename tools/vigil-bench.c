@@ -249,6 +249,7 @@ enum { OPT_RULES_CACHE = 0x100, OPT_VIGILD };
 static void
 usage(FILE *out)
 {
+	/* Several calls: one string literal must stay under C's 4095 characters. */
 	fprintf(out,
 		"usage: vigil-bench [options] [-- EAL arguments]\n"
 		"  --scenario NAME   parse (default): dp_process over a telemetry-heavy mix;\n"
@@ -262,6 +263,10 @@ usage(FILE *out)
 		"                    reload: rule reloads under full load on a looped capture:\n"
 		"                    latency to every worker, packets lost, rx rate against\n"
 		"                    no reloads (EAL default -m 1024 -l 0-1)\n"
+		"                    restart: the build's vigild started cold (an empty\n"
+		"                    rules cache), then --runs times with its rules cached\n"
+		"                    (default %u), each timed until its control socket\n"
+		"                    answers status, with vigild's rule load figure\n"
 		"                    store: observations/s into the store in batches of\n"
 		"                    4096 and 256, sealed and not, and synced alarm put\n"
 		"                    latency, against RocksDB alone (runs 3; --packets N:\n"
@@ -273,74 +278,64 @@ usage(FILE *out)
 		"                    events per run, default %lu)\n"
 		"                    e2e: the appliance end to end: a plane with its\n"
 		"                    workers on a looped ward capture, the rules, the\n"
-		"                    consumer with the clinical pipeline; rx pps and\n"
-		"                    events/s against dpdk-testpmd rxonly and hs_scan\n"
-		"                    of the same capture (runs 5 of --seconds; EAL\n"
-		"                    default -m 1024 -l 0-1)\n"
+		"                    consumer with the clinical pipeline; rx pps, decision\n"
+		"                    latency, events/s and memory against dpdk-testpmd\n"
+		"                    rxonly and hs_scan of the same capture (runs 5 of\n"
+		"                    --seconds; EAL default -m 1024 -l 0-N)\n",
+		BENCH_RESTART_DEFAULT_RUNS, BENCH_STORE_DEFAULT_OBS, BENCH_CONSUMER_DEFAULT_EVENTS);
+	fprintf(out,
 		"  --runs R          timed runs, median reported (default %u)\n"
 		"  --packets N       packets per run, rounded up to whole passes over the\n"
 		"                    %u prebuilt frames (default %lu)\n"
-		"  --rules N[,N...]  ruleset sizes for the rules scenario (default\n"
-		"                    10,1000,10000; with --smoke 10,100)\n"
+		"  --rules N[,N...]  rules: ruleset sizes (default 10,1000,10000; with\n"
+		"                    --smoke 10,100); reload, restart, e2e: one N, the\n"
+		"                    generated rules loaded besides the shipped ones\n"
+		"                    (reload and e2e: none by default, and reloads default\n"
+		"                    to %u when N >= %u; restart: %u, --smoke %u)\n"
 		"  --reloads N       reloads in the reload scenario (default %u, --smoke %u)\n"
-		"  --rules-dir DIR   where the reload and consumer scenarios find\n"
-		"                    clinical.rules and network.rules (default\n"
-		"                    $VIGIL_SOURCE_ROOT/rules, else rules)\n"
-		"  --store-dir DIR   where the store and consumer scenarios make their\n"
-		"                    databases (default $TMPDIR, else /var/tmp); e2e:\n"
-		"                    store into DIR (default: no storage)\n"
-		"  --seconds S       e2e: seconds per run (default 10, --smoke 0.5)\n"
-		"  --pcap FILE       e2e: the capture (default: vigil-gen --scenario demo\n"
-		"                    writes one, 60 simulated seconds)\n"
-		"  --proto P         e2e: vigil-gen's hl7, vtp or mixed (default hl7)\n"
-		"  --beds N          e2e: vigil-gen's beds (default %u, --smoke %u)\n"
-		"  --smoke           a tiny run (%u run, %lu packets) that checks the counters\n"
-		"  --json            print the result as one JSON object\n"
-		"  -h, --help        this text\n"
-		"EAL arguments after -- replace the defaults:",
-		BENCH_STORE_DEFAULT_OBS, BENCH_CONSUMER_DEFAULT_EVENTS, BENCH_DEFAULT_RUNS,
-		BENCH_N_FRAMES, BENCH_DEFAULT_PACKETS, BENCH_RELOAD_DEFAULT, BENCH_RELOAD_SMOKE,
-		BENCH_E2E_DEFAULT_BEDS, BENCH_E2E_SMOKE_BEDS, BENCH_SMOKE_RUNS,
-		BENCH_SMOKE_PACKETS);
-	for (size_t i = 0; i < sizeof(default_eal_args) / sizeof(default_eal_args[0]); i++)
-		fprintf(out, " %s", default_eal_args[i]);
-	fputc('\n', out);
-	/* Its own call: one string literal must stay under C's 4095 characters. */
-	fprintf(out,
-		"reload and restart at scale:\n"
-		"  --scenario restart  the build's vigild started cold (an empty rules\n"
-		"                    cache), then --runs times with its rules cached\n"
-		"                    (default %u); each timed until its control socket\n"
-		"                    answers status, with vigild's rule load figure\n"
-		"  --rules N         reload: N generated rules besides the shipped ones\n"
-		"                    (default none; reloads then default to %u when N >= %u);\n"
-		"                    restart: the same (default %u, --smoke %u)\n"
 		"  --rules-cache     reload: a rules.cache_dir in its temporary directory,\n"
 		"                    filled before the timed reloads (default: none, every\n"
 		"                    reload compiles)\n"
 		"  --vigild PATH     restart: the vigild to start (default: the build's,\n"
-		"                    ../controlplane/vigild from vigil-bench's directory)\n",
-		BENCH_RESTART_DEFAULT_RUNS, BENCH_RELOAD_DEFAULT_LARGE, BENCH_RELOAD_LARGE,
-		BENCH_RESTART_DEFAULT_RULES, BENCH_RESTART_SMOKE_RULES);
+		"                    ../controlplane/vigild from vigil-bench's directory)\n"
+		"  --rules-dir DIR   where the scenarios that run a plane find\n"
+		"                    clinical.rules and network.rules (default\n"
+		"                    $VIGIL_SOURCE_ROOT/rules, else rules)\n"
+		"  --store-dir DIR   where the store and consumer scenarios make their\n"
+		"                    databases (default $TMPDIR, else /var/tmp); e2e:\n"
+		"                    store into DIR (default: no storage)\n",
+		BENCH_DEFAULT_RUNS, BENCH_N_FRAMES, BENCH_DEFAULT_PACKETS,
+		BENCH_RELOAD_DEFAULT_LARGE, BENCH_RELOAD_LARGE, BENCH_RESTART_DEFAULT_RULES,
+		BENCH_RESTART_SMOKE_RULES, BENCH_RELOAD_DEFAULT, BENCH_RELOAD_SMOKE);
 	fprintf(out,
-		"e2e at scale:\n"
-		"  --rules N         e2e: N generated rules besides the shipped ones\n"
-		"                    (default none)\n"
+		"  --seconds S       e2e: seconds per run (default 10, --smoke 0.5)\n"
 		"  --workers N       e2e: worker lcores, one RX queue each, each looping\n"
 		"                    the capture (default 1; EAL default -l 0-N, or\n"
 		"                    --lcores with the main lcore floating over every CPU\n"
 		"                    when there are fewer CPUs than N + 1)\n"
+		"  --pcap FILE       e2e: the capture (default: vigil-gen --scenario demo\n"
+		"                    writes one)\n"
+		"  --proto P         e2e: vigil-gen's hl7, vtp or mixed (default hl7)\n"
+		"  --beds N          e2e: vigil-gen's beds (default %u, --smoke %u); also\n"
+		"                    sizes the device registry and VTP tables (2 N at\n"
+		"                    least; give it with --pcap too). 100000 beds want a\n"
+		"                    short --duration, and a VTP ward more EAL memory\n"
+		"                    (-- --no-pci --no-huge --no-shconf -m 4096 ...;\n"
+		"                    testpmd gets the same -m)\n"
 		"  --duration S      e2e: vigil-gen's simulated seconds (default %u for\n"
 		"                    hl7, --smoke %u; %u for vtp and mixed, so that every\n"
 		"                    VTP device has 65 frames and the loop is no duplicate;\n"
 		"                    below %u s without demo's scripted events)\n"
-		"  --beds N          e2e: also sizes the device registry and VTP tables\n"
-		"                    (2 N at least; give it with --pcap too). 100000 beds\n"
-		"                    want a short --duration, and a VTP ward more EAL\n"
-		"                    memory (-- --no-pci --no-huge --no-shconf -m 4096 ...;\n"
-		"                    testpmd gets the same -m)\n",
-		BENCH_E2E_GEN_DURATION, BENCH_E2E_SMOKE_GEN_DURATION, BENCH_E2E_VTP_GEN_DURATION,
-		BENCH_E2E_DEMO_MIN_DURATION);
+		"  --smoke           a tiny run (%u run, %lu packets) that checks the counters\n"
+		"  --json            print the result as one JSON object\n"
+		"  -h, --help        this text\n"
+		"EAL arguments after -- replace the defaults:",
+		BENCH_E2E_DEFAULT_BEDS, BENCH_E2E_SMOKE_BEDS, BENCH_E2E_GEN_DURATION,
+		BENCH_E2E_SMOKE_GEN_DURATION, BENCH_E2E_VTP_GEN_DURATION,
+		BENCH_E2E_DEMO_MIN_DURATION, BENCH_SMOKE_RUNS, BENCH_SMOKE_PACKETS);
+	for (size_t i = 0; i < sizeof(default_eal_args) / sizeof(default_eal_args[0]); i++)
+		fprintf(out, " %s", default_eal_args[i]);
+	fputc('\n', out);
 }
 
 static int
