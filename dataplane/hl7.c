@@ -80,9 +80,15 @@
  *   r40_no_event and still yields its alarm (event_code 0) when it has any
  *   facet; a group with no facet at all yields nothing. An ORU^R40 gives
  *   device alarms only, never observations (its metric row is the source).
- * - Speed. Delimiters are found a block at a time (16 bytes with SSE2, 8
- *   in a 64-bit word elsewhere); each OBX is split into fields once, and
- *   OBX-3/OBX-6 into components once.
+ * - Speed. dp_hl7_decode reads a message's bytes once (16 bytes at a time
+ *   with SSE2, 8 in a 64-bit word elsewhere) into one bit per byte for the
+ *   field, component and repetition separators and the line ends; the
+ *   segments, fields and components are then cut from those bits, never
+ *   by reading the bytes again (struct hl7_doc). Each OBX is split into
+ *   fields once, and OBX-3/OBX-6 into components once. A message longer
+ *   than the bitmaps (TOK_MAX_LEN) is split from its bytes, with the same
+ *   results. dp_hl7_parse and dp_hl7_get, not on the worker's path, split
+ *   from the bytes.
  */
 #include <errno.h>
 #include <math.h>
@@ -171,10 +177,45 @@ span_eq_ci(const uint8_t *base, struct dp_span s, const char *lit)
 {
 	const uint8_t *p = span_ptr(base, s);
 
-	for (size_t i = 0; i < s.len; i++)
-		if (lit[i] == 0 || ascii_upper((uint8_t)lit[i]) != ascii_upper(p[i]))
+	for (size_t i = 0; i < s.len; i++) {
+		uint8_t a = (uint8_t)lit[i];
+
+		/* the same byte needs no case folding, which is the usual case */
+		if (a == 0 || (a != p[i] && ascii_upper(a) != ascii_upper(p[i])))
 			return false;
+	}
 	return lit[s.len] == 0;
+}
+
+/*
+ * span_eq_ci for a word of @p n ASCII letters (a coding system, a value
+ * type): the length first, then one OR per byte, as setting bit 5 maps
+ * exactly the two cases of a letter, and no other byte, onto one value.
+ */
+static inline bool
+span_is_word(const uint8_t *base, struct dp_span s, const char *word, size_t n)
+{
+	const uint8_t *p = span_ptr(base, s);
+
+	if (s.len != n)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if ((p[i] | 0x20) != ((uint8_t)word[i] | 0x20))
+			return false;
+	return true;
+}
+#define SPAN_IS_WORD(base, s, word) span_is_word(base, s, word, sizeof(word) - 1)
+
+/*
+ * span_eq for a long string of the code table (a reference id, a UCUM
+ * code): these are usually equal, so the length is taken first (bounded by
+ * the span's) and the bytes compared by memcmp rather than one at a time.
+ */
+static inline bool
+span_eq_str(const uint8_t *base, struct dp_span s, const char *str)
+{
+	return strnlen(str, (size_t)s.len + 1) == s.len &&
+	       memcmp(span_ptr(base, s), str, s.len) == 0;
 }
 
 static bool
@@ -320,21 +361,12 @@ span_piece(const struct dp_hl7_msg *m, struct dp_span s, char sep, unsigned n, s
 	return true;
 }
 
-/* @p s up to its first @p sep. */
-static inline struct dp_span
-span_head(const struct dp_hl7_msg *m, struct dp_span s, char sep)
-{
-	const uint8_t *p = m->buf + s.off;
-
-	return span_make(s.off,
-			 (size_t)(find_byte(p, p + s.len, (uint8_t)sep, m->buf + m->len) - p));
-}
-
 /*
  * Split @p s at @p sep into out[0 .. max-1] (max >= 1) in one pass over
- * its blocks; returns how many pieces were stored.
+ * its blocks; returns how many pieces were stored. Not inlined: in the
+ * decoder it is only the fallback of doc_split, whose loop it would crowd.
  */
-static unsigned
+static __attribute__((noinline)) unsigned
 span_split(const struct dp_hl7_msg *m, struct dp_span s, char sep, struct dp_span *out,
 	   unsigned max)
 {
@@ -372,17 +404,6 @@ span_split(const struct dp_hl7_msg *m, struct dp_span s, char sep, struct dp_spa
 	return n;
 }
 
-/* The piece, or an empty span when there is none. */
-static struct dp_span
-span_piece_or_empty(const struct dp_hl7_msg *m, struct dp_span s, char sep, unsigned n)
-{
-	struct dp_span out;
-
-	if (!span_piece(m, s, sep, n, &out))
-		return span_make(0, 0);
-	return out;
-}
-
 /* An unsigned decimal of 1 to 10 digits that fits 32 bits. */
 static bool
 parse_u32(const uint8_t *base, struct dp_span s, uint32_t *v)
@@ -393,9 +414,11 @@ parse_u32(const uint8_t *base, struct dp_span s, uint32_t *v)
 	if (s.len == 0 || s.len > 10)
 		return false;
 	for (size_t i = 0; i < s.len; i++) {
-		if (!is_digit(p[i]))
+		unsigned d = (unsigned)p[i] - '0'; /* wraps above 9 for any non-digit */
+
+		if (d > 9)
 			return false;
-		x = x * 10 + (uint64_t)(p[i] - '0');
+		x = x * 10 + d;
 	}
 	if (x > UINT32_MAX)
 		return false;
@@ -540,6 +563,8 @@ is_sentinel(double v)
 		-8388606.0,		   /* -INF */
 	};
 
+	if (fabs(v) < 99.9) /* below every sentinel's magnitude: most values */
+		return false;
 	for (size_t i = 0; i < sizeof(sentinels) / sizeof(sentinels[0]); i++)
 		if (v == sentinels[i])
 			return true;
@@ -697,11 +722,14 @@ read_delimiters(struct dp_hl7_msg *m, const uint8_t *buf, size_t len)
 	return 0;
 }
 
-int
-dp_hl7_parse(struct dp_hl7_msg *m, const uint8_t *buf, size_t len, enum dp_hl7_counter *reason)
+/*
+ * The checks of dp_hl7_parse before its segments: length, MSH, delimiters.
+ * On success m->buf, m->len and the delimiters are set and no segment yet.
+ */
+static int
+msg_head(struct dp_hl7_msg *m, const uint8_t *buf, size_t len, enum dp_hl7_counter *reason)
 {
 	enum dp_hl7_counter why;
-	size_t i = 0;
 
 	m->buf = buf;
 	m->len = 0;
@@ -721,6 +749,20 @@ dp_hl7_parse(struct dp_hl7_msg *m, const uint8_t *buf, size_t len, enum dp_hl7_c
 		goto bad;
 	}
 	m->len = (uint16_t)len;
+	return 0;
+bad:
+	if (reason != NULL)
+		*reason = why;
+	return -EBADMSG;
+}
+
+/* The segments of a message msg_head accepted, a line end at a time. */
+static void
+msg_segments(struct dp_hl7_msg *m)
+{
+	const uint8_t *buf = m->buf;
+	size_t i = 0, len = m->len;
+
 	while (i < len) {
 		size_t start = i;
 
@@ -734,11 +776,15 @@ dp_hl7_parse(struct dp_hl7_msg *m, const uint8_t *buf, size_t len, enum dp_hl7_c
 		}
 		i++; /* CRLF: the LF ends an empty line, which is skipped */
 	}
+}
+
+int
+dp_hl7_parse(struct dp_hl7_msg *m, const uint8_t *buf, size_t len, enum dp_hl7_counter *reason)
+{
+	if (msg_head(m, buf, len, reason) < 0)
+		return -EBADMSG;
+	msg_segments(m);
 	return 0;
-bad:
-	if (reason != NULL)
-		*reason = why;
-	return -EBADMSG;
 }
 
 static bool
@@ -748,26 +794,6 @@ seg_is(const struct dp_hl7_msg *m, unsigned seg, const char *name)
 	const uint8_t *p = span_ptr(m->buf, s);
 
 	return s.len >= 3 && memcmp(p, name, 3) == 0 && (s.len == 3 || p[3] == (uint8_t)m->fs);
-}
-
-/*
- * Split segment @p seg into fields, numbered as HL7 does: f[0] is the name;
- * in MSH f[1] is the field separator itself and f[2] the encoding
- * characters. Stores f[0 .. max-1] (@p max >= 2; entries past the last
- * field are left alone) and stops there.
- */
-static void
-seg_fields(const struct dp_hl7_msg *m, unsigned seg, struct dp_span *f, unsigned max)
-{
-	struct dp_span s = m->seg[seg];
-
-	if (seg_is(m, seg, "MSH") && s.len > 4) {
-		f[0] = span_make(s.off, 3);
-		f[1] = span_make(s.off + 3u, 1);
-		span_split(m, span_make(s.off + 4u, s.len - 4u), m->fs, f + 2, max - 2);
-		return;
-	}
-	span_split(m, s, m->fs, f, max);
 }
 
 /* Field @p field of segment @p seg (HL7 numbering), or false. */
@@ -813,17 +839,6 @@ field_item(const struct dp_hl7_msg *m, struct dp_span f, unsigned rep, unsigned 
 {
 	return span_piece(m, f, m->rs, rep, &f) && span_piece(m, f, m->cs, comp, &f) &&
 	       span_piece(m, f, m->ss, sub, out);
-}
-
-/* First repetition, component @p comp, or empty. */
-static struct dp_span
-comp_of(const struct dp_hl7_msg *m, struct dp_span f, unsigned comp)
-{
-	struct dp_span out;
-
-	if (!field_item(m, f, 1, comp, 0, &out))
-		return span_make(0, 0);
-	return out;
 }
 
 unsigned
@@ -946,6 +961,327 @@ dp_hl7_unescape(const struct dp_hl7_msg *m, struct dp_span s, char *out, size_t 
 }
 
 /* ======================================================================== */
+/* The decoder's one pass: delimiter bitmaps                                */
+/* ======================================================================== */
+
+/*
+ * dp_hl7_decode reads a message's bytes once: one bit per byte for each of
+ * the field, component and repetition separators (and the line ends, for
+ * the segments), 64 bytes to a word. Every later split of a segment, a
+ * field or a component walks these bits instead of the bytes. The bitmaps
+ * are on the stack and cover TOK_MAX_LEN bytes; a longer message, or a
+ * machine without the block scan, is split from its bytes as before. Both
+ * give the same spans: a bit is set exactly where the byte is that
+ * delimiter (read_delimiters makes the three distinct).
+ */
+#define TOK_MAX_LEN 4096
+#define TOK_WORDS (TOK_MAX_LEN / 64)
+
+enum sep { SEP_FS, SEP_CS, SEP_RS, SEP__COUNT };
+
+struct hl7_doc {
+	struct dp_hl7_msg m;
+	bool tok; /* bits[] covers the message */
+	uint64_t bits[SEP__COUNT][TOK_WORDS];
+};
+
+static inline uint8_t
+sep_char(const struct dp_hl7_msg *m, enum sep s)
+{
+	return (uint8_t)(s == SEP_FS ? m->fs : s == SEP_CS ? m->cs : m->rs);
+}
+
+#if defined(__SSE2__)
+/* The bits of 64 bytes at @p p: fs, cs, rs, and CR or LF. */
+static inline void
+word_bits(const uint8_t *p, const uint8_t *d, uint64_t *fs, uint64_t *cs, uint64_t *rs,
+	  uint64_t *eol)
+{
+	const __m128i vf = _mm_set1_epi8((char)d[0]), vc = _mm_set1_epi8((char)d[1]);
+	const __m128i vr = _mm_set1_epi8((char)d[2]), vcr = _mm_set1_epi8('\r');
+	const __m128i vlf = _mm_set1_epi8('\n');
+	uint64_t f = 0, c = 0, r = 0, e = 0;
+
+	for (unsigned k = 0; k < 64; k += 16) {
+		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + k));
+
+		f |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, vf)) << k;
+		c |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, vc)) << k;
+		r |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, vr)) << k;
+		e |= (uint64_t)(unsigned)_mm_movemask_epi8(
+			     _mm_or_si128(_mm_cmpeq_epi8(v, vcr), _mm_cmpeq_epi8(v, vlf)))
+		     << k;
+	}
+	*fs = f;
+	*cs = c;
+	*rs = r;
+	*eol = e;
+}
+#elif BLOCK
+/* One bit per byte from zero_bytes' top bits, gathered by a multiplication. */
+static inline uint64_t
+swar_gather(uint64_t x)
+{
+	return ((x >> 7) * UINT64_C(0x0102040810204080)) >> 56;
+}
+
+static inline void
+word_bits(const uint8_t *p, const uint8_t *d, uint64_t *fs, uint64_t *cs, uint64_t *rs,
+	  uint64_t *eol)
+{
+	uint64_t f = 0, c = 0, r = 0, e = 0;
+
+	for (unsigned k = 0; k < 64; k += 8) {
+		f |= swar_gather(block_eq(p + k, d[0])) << k;
+		c |= swar_gather(block_eq(p + k, d[1])) << k;
+		r |= swar_gather(block_eq(p + k, d[2])) << k;
+		e |= swar_gather(block_eol(p + k)) << k;
+	}
+	*fs = f;
+	*cs = c;
+	*rs = r;
+	*eol = e;
+}
+#endif
+
+/* Add the segment [start, end) when it is not empty; past the room, truncated. */
+static inline void
+doc_seg_add(struct dp_hl7_msg *m, size_t start, size_t end)
+{
+	if (end <= start)
+		return;
+	if (m->n_seg == DP_HL7_MAX_SEGMENTS) {
+		m->truncated = true;
+		return;
+	}
+	m->seg[m->n_seg++] = span_make(start, end - start);
+}
+
+/*
+ * dp_hl7_parse into @p d, and the bitmaps when the message fits them. The
+ * segments are those msg_segments finds: the runs between line ends that
+ * are not empty.
+ */
+static int
+doc_parse(struct hl7_doc *d, const uint8_t *buf, size_t len, enum dp_hl7_counter *reason)
+{
+	struct dp_hl7_msg *m = &d->m;
+	uint8_t delim[3];
+	size_t start = 0, nw;
+
+	d->tok = false;
+	if (msg_head(m, buf, len, reason) < 0)
+		return -EBADMSG;
+#if BLOCK
+	if (len > TOK_MAX_LEN) {
+		msg_segments(m);
+		return 0;
+	}
+	d->tok = true;
+	delim[0] = (uint8_t)m->fs;
+	delim[1] = (uint8_t)m->cs;
+	delim[2] = (uint8_t)m->rs;
+	nw = (len + 63) / 64;
+	for (size_t w = 0; w < nw; w++) {
+		const uint8_t *p = buf + w * 64;
+		uint8_t tail[64];
+		uint64_t eol;
+
+		if (len - w * 64 < 64) { /* never read past the message: zeros match nothing */
+			memset(tail, 0, sizeof(tail));
+			memcpy(tail, p, len - w * 64);
+			p = tail;
+		}
+		word_bits(p, delim, &d->bits[SEP_FS][w], &d->bits[SEP_CS][w], &d->bits[SEP_RS][w],
+			  &eol);
+		for (; eol != 0; eol &= eol - 1) {
+			size_t e = w * 64 + (size_t)__builtin_ctzll(eol);
+
+			doc_seg_add(m, start, e); /* past the last room: truncated */
+			start = e + 1;
+		}
+	}
+	doc_seg_add(m, start, len);
+#else
+	(void)delim;
+	(void)start;
+	(void)nw;
+	msg_segments(m);
+#endif
+	return 0;
+}
+
+/* The first @p s delimiter in [off, end), or end. */
+static inline size_t
+doc_next(const struct hl7_doc *d, enum sep s, size_t off, size_t end)
+{
+	const uint64_t *b = d->bits[s];
+	size_t w, q;
+	uint64_t x;
+
+	if (!d->tok)
+		return (size_t)(find_byte(d->m.buf + off, d->m.buf + end, sep_char(&d->m, s),
+					  d->m.buf + d->m.len) -
+				d->m.buf);
+	if (off >= end)
+		return end;
+	w = off / 64;
+	x = b[w] & (~UINT64_C(0) << (off % 64));
+	while (x == 0) {
+		if (++w * 64 >= end)
+			return end;
+		x = b[w];
+	}
+	q = w * 64 + (size_t)__builtin_ctzll(x);
+	return q < end ? q : end;
+}
+
+/* span_piece on the bitmaps: the @p n-th piece (1-based; 0: all of @p s). */
+static bool
+doc_piece(const struct hl7_doc *d, struct dp_span s, enum sep sep, unsigned n, struct dp_span *out)
+{
+	size_t p = s.off, end = (size_t)s.off + s.len, q;
+
+	if (n == 0) {
+		*out = s;
+		return true;
+	}
+	while (--n > 0) {
+		q = doc_next(d, sep, p, end);
+		if (q == end)
+			return false;
+		p = q + 1;
+	}
+	q = doc_next(d, sep, p, end);
+	*out = span_make(p, q - p);
+	return true;
+}
+
+/* span_head on the bitmaps: @p s up to its first @p sep. */
+static inline struct dp_span
+doc_head(const struct hl7_doc *d, struct dp_span s, enum sep sep)
+{
+	return span_make(s.off, doc_next(d, sep, s.off, (size_t)s.off + s.len) - s.off);
+}
+
+/*
+ * span_split on the bitmaps. The word that holds the span's last byte is
+ * masked to the span, so a piece needs no bounds check of its own.
+ */
+static inline __attribute__((always_inline)) unsigned
+doc_split(const struct hl7_doc *d, struct dp_span s, enum sep sep, struct dp_span *out,
+	  unsigned max)
+{
+	const uint64_t *b = d->bits[sep];
+	const size_t off = s.off, end = off + s.len;
+	struct dp_span *o = out, *const o_end = out + max;
+	size_t piece = off;
+
+	if (!d->tok)
+		return span_split(&d->m, s, (char)sep_char(&d->m, sep), out, max);
+	if (off < end) {
+		/* 32-bit offsets: a message here is at most TOK_MAX_LEN bytes */
+		const unsigned last = (unsigned)(end - 1) / 64;
+		const uint64_t end_mask = ~UINT64_C(0) >> (63 - (end - 1) % 64);
+		unsigned w = (unsigned)off / 64, base = w * 64, at = (unsigned)off;
+		uint64_t x = b[w] & (~UINT64_C(0) << (off % 64));
+
+		if (w == last)
+			x &= end_mask;
+		for (;;) {
+			unsigned q;
+
+			while (x == 0) {
+				if (w == last) {
+					piece = at;
+					goto done;
+				}
+				x = b[++w];
+				base += 64;
+				if (w == last)
+					x &= end_mask;
+			}
+			q = base + (unsigned)__builtin_ctzll(x);
+			*o++ = span_make(at, q - at);
+			if (o == o_end)
+				return max;
+			at = q + 1;
+			x &= x - 1;
+		}
+	}
+done:
+	*o++ = span_make(piece, end - piece);
+	return (unsigned)(o - out);
+}
+
+/*
+ * Split segment @p seg into fields, numbered as HL7 does: f[0] is the name;
+ * in MSH f[1] is the field separator itself and f[2] the encoding
+ * characters. Stores f[0 .. max-1] (@p max >= 2; entries past the last
+ * field are left alone) and stops there, as span_split does.
+ */
+static void
+doc_fields(const struct hl7_doc *d, unsigned seg, struct dp_span *f, unsigned max)
+{
+	struct dp_span s = d->m.seg[seg];
+
+	if (seg_is(&d->m, seg, "MSH") && s.len > 4) {
+		f[0] = span_make(s.off, 3);
+		f[1] = span_make(s.off + 3u, 1);
+		doc_split(d, span_make(s.off + 4u, s.len - 4u), SEP_FS, f + 2, max - 2);
+		return;
+	}
+	doc_split(d, s, SEP_FS, f, max);
+}
+
+/* Field @p field of segment @p seg (HL7 numbering), or false: seg_field on the bitmaps. */
+static bool
+doc_field(const struct hl7_doc *d, unsigned seg, unsigned field, struct dp_span *out)
+{
+	size_t p = d->m.seg[seg].off, end = p + d->m.seg[seg].len, q;
+	unsigned n;
+
+	q = doc_next(d, SEP_FS, p, end);
+	if (field == 0) {
+		*out = span_make(p, q - p);
+		return true;
+	}
+	if (q == end)
+		return false;
+	n = 1;
+	if (seg_is(&d->m, seg, "MSH")) {
+		if (field == 1) {
+			*out = span_make(q, 1);
+			return true;
+		}
+		n = 2;
+	}
+	p = q + 1;
+	for (;;) {
+		q = doc_next(d, SEP_FS, p, end);
+		if (n == field) {
+			*out = span_make(p, q - p);
+			return true;
+		}
+		if (q == end)
+			return false;
+		n++;
+		p = q + 1;
+	}
+}
+
+/* comp_of on the bitmaps: first repetition, component @p comp, or empty. */
+static struct dp_span
+doc_comp(const struct hl7_doc *d, struct dp_span f, unsigned comp)
+{
+	struct dp_span out;
+
+	if (!doc_piece(d, doc_head(d, f, SEP_RS), SEP_CS, comp, &out))
+		return span_make(0, 0);
+	return out;
+}
+
+/* ======================================================================== */
 /* Decoding: shared state and OBX rows                                      */
 /* ======================================================================== */
 
@@ -966,7 +1302,8 @@ struct device_row {
 };
 
 struct decode_ctx {
-	const struct dp_hl7_msg *m;
+	const struct hl7_doc *d;
+	const struct dp_hl7_msg *m; /* &d->m */
 	struct dp_stats *stats;
 	struct dp_decoded *out;
 	uint64_t msh_device;
@@ -1007,7 +1344,7 @@ read_time(struct decode_ctx *c, struct dp_span f)
 
 	if (f.len == 0)
 		return t;
-	s = comp_of(c->m, f, 1);
+	s = doc_comp(c->d, f, 1);
 	if (s.len == 0)
 		return t;
 	if (dp_hl7_time(span_ptr(c->m->buf, s), s.len, &t.ns, &t.precision, &t.had_offset) == 0)
@@ -1018,9 +1355,9 @@ read_time(struct decode_ctx *c, struct dp_span f)
 }
 
 static void
-cwe_split(const struct dp_hl7_msg *m, struct dp_span f, struct cwe *w)
+cwe_split(const struct hl7_doc *d, struct dp_span f, struct cwe *w)
 {
-	w->n = span_split(m, span_head(m, f, m->rs), m->cs, w->c, CWE_COMPONENTS);
+	w->n = doc_split(d, doc_head(d, f, SEP_RS), SEP_CS, w->c, CWE_COMPONENTS);
 }
 
 /*
@@ -1028,14 +1365,14 @@ cwe_split(const struct dp_hl7_msg *m, struct dp_span f, struct cwe *w)
  * (components 1-3), the alternate (4-6) or the second alternate (10-12,
  * HL7 2.7).
  */
-static bool
-cwe_triplet(const struct dp_hl7_msg *m, const struct cwe *w, const char *system, struct dp_span *id,
-	    struct dp_span *text)
+static inline __attribute__((always_inline)) bool
+cwe_triplet_n(const struct dp_hl7_msg *m, const struct cwe *w, const char *system, size_t n,
+	      struct dp_span *id, struct dp_span *text)
 {
 	static const unsigned first[] = {0, 3, 9}; /* 0-based */
 
 	for (size_t i = 0; i < sizeof(first) / sizeof(first[0]); i++) {
-		if (first[i] + 2 >= w->n || !span_eq_ci(m->buf, w->c[first[i] + 2], system))
+		if (first[i] + 2 >= w->n || !span_is_word(m->buf, w->c[first[i] + 2], system, n))
 			continue;
 		*id = w->c[first[i]];
 		*text = w->c[first[i] + 1];
@@ -1044,7 +1381,14 @@ cwe_triplet(const struct dp_hl7_msg *m, const struct cwe *w, const char *system,
 	return false;
 }
 
-/* OBX-4: 1 to 6 dotted ordinals. */
+/* @p system is a literal of ASCII letters ("MDC", "LN", "UCUM"). */
+#define cwe_triplet(m, w, system, id, text) \
+	cwe_triplet_n(m, w, system, sizeof(system) - 1, id, text)
+
+/*
+ * OBX-4: 1 to 6 dotted ordinals, each as parse_u32 reads it (1 to 10
+ * digits, at most UINT32_MAX), in one pass over the bytes.
+ */
 static bool
 parse_path(const uint8_t *base, struct dp_span s, uint32_t *path, unsigned *n)
 {
@@ -1052,16 +1396,25 @@ parse_path(const uint8_t *base, struct dp_span s, uint32_t *path, unsigned *n)
 	unsigned k = 0;
 
 	*n = 0;
-	while (p <= end) {
-		const uint8_t *q = find_byte(p, end, '.', end);
+	for (;;) {
+		const uint8_t *start = p;
+		uint64_t x = 0; /* may wrap past 20 digits: rejected by the length then */
 
-		if (k == PATH_MAX_LEVELS ||
-		    !parse_u32(base, span_make((size_t)(p - base), (size_t)(q - p)), &path[k]))
+		if (k == PATH_MAX_LEVELS)
 			return false;
-		k++;
-		if (q == end)
+		for (; p < end && *p != '.'; p++) {
+			unsigned d = (unsigned)*p - '0'; /* wraps above 9 for any non-digit */
+
+			if (d > 9)
+				return false;
+			x = x * 10 + d;
+		}
+		if (p == start || p - start > 10 || x > UINT32_MAX)
+			return false;
+		path[k++] = (uint32_t)x;
+		if (p == end)
 			break;
-		p = q + 1;
+		p++; /* the dot */
 	}
 	*n = k;
 	return true;
@@ -1084,8 +1437,9 @@ obx_read(struct decode_ctx *c, unsigned seg, struct obx_row *r)
 
 	memset(r, 0, offsetof(struct obx_row, id3));
 	r->seg = seg;
-	seg_fields(m, seg, r->f, OBX_FIELDS);
-	if (span_head(m, r->f[3], m->rs).len == 0) {
+	doc_fields(c->d, seg, r->f, OBX_FIELDS);
+	id = doc_head(c->d, r->f[3], SEP_RS); /* cwe_split's first repetition */
+	if (id.len == 0) {
 		count(c->stats, DP_HL7_obx_no_code, 1);
 		return false;
 	}
@@ -1093,7 +1447,7 @@ obx_read(struct decode_ctx *c, unsigned seg, struct obx_row *r)
 		count(c->stats, DP_HL7_obx_sub_id, 1);
 		r->n_path = 0;
 	}
-	cwe_split(m, r->f[3], &r->id3);
+	r->id3.n = doc_split(c->d, id, SEP_CS, r->id3.c, CWE_COMPONENTS);
 	if (cwe_triplet(m, &r->id3, "MDC", &id, &text) && parse_u32(m->buf, id, &r->mdc)) {
 		r->has_mdc = true;
 		r->refid = text;
@@ -1118,16 +1472,16 @@ obx_is_containment(const struct obx_row *r)
 
 /* OBX-18 (EI): the EUI-64 in its 1st or 3rd component. */
 static bool
-obx_eui(const struct dp_hl7_msg *m, struct dp_span f, uint64_t *eui, struct dp_span *id)
+obx_eui(const struct hl7_doc *d, struct dp_span f, uint64_t *eui, struct dp_span *id)
 {
 	struct dp_span c[3];
 	unsigned n;
 
 	if (f.len < 16)
 		return false;
-	n = span_split(m, span_head(m, f, m->rs), m->cs, c, 3);
+	n = doc_split(d, doc_head(d, f, SEP_RS), SEP_CS, c, 3);
 	for (unsigned i = 0; i < n; i += 2) { /* components 1 and 3 */
-		if (parse_eui64(m->buf, c[i], eui)) {
+		if (parse_eui64(d->m.buf, c[i], eui)) {
 			*id = c[i];
 			return true;
 		}
@@ -1158,7 +1512,7 @@ device_row_add(struct decode_ctx *c, const struct obx_row *r)
 	memset(d, 0, sizeof(*d));
 	memcpy(d->path, r->path, depth * sizeof(r->path[0]));
 	d->depth = (uint8_t)depth;
-	d->has_eui = obx_eui(c->m, r->f[18], &d->eui, &d->id);
+	d->has_eui = obx_eui(c->d, r->f[18], &d->eui, &d->id);
 }
 
 /* The deepest MDS/VMD row with an EUI-64 whose path begins @p path. */
@@ -1185,7 +1539,7 @@ row_device(const struct decode_ctx *c, const struct obx_row *r, uint64_t *dev, u
 {
 	const struct device_row *d;
 
-	if (obx_eui(c->m, r->f[18], dev, id))
+	if (obx_eui(c->d, r->f[18], dev, id))
 		return;
 	d = device_row_enclosing(c, r->path, r->n_path);
 	if (d != NULL) {
@@ -1241,7 +1595,7 @@ obs_code(const struct decode_ctx *c, const struct obx_row *r, struct dp_obs *o)
 			o->flags |= DP_OBS(CODE_UNKNOWN);
 		/* the primary reference id first: the index search only for aliases */
 		if (r->refid.len > 0 &&
-		    !(o->metric != NULL && span_eq(m->buf, r->refid, o->metric->refid)) &&
+		    !(o->metric != NULL && span_eq_str(m->buf, r->refid, o->metric->refid)) &&
 		    rule_metric_by_refid((const char *)span_ptr(m->buf, r->refid), r->refid.len) !=
 			    o->metric)
 			o->flags |= DP_OBS(CODE_MISMATCH);
@@ -1272,7 +1626,7 @@ obs_unit(const struct decode_ctx *c, struct dp_span f, struct dp_obs *o)
 	o->unit_text = f;
 	if (f.len == 0)
 		return;
-	cwe_split(m, f, &w);
+	cwe_split(c->d, f, &w);
 	if (cwe_triplet(m, &w, "MDC", &id, &text) && parse_u32(m->buf, id, &code)) {
 		/* the metric's own unit needs no search */
 		if ((o->metric != NULL && code == o->metric->unit) ||
@@ -1308,7 +1662,7 @@ obs_unit(const struct decode_ctx *c, struct dp_span f, struct dp_obs *o)
 
 /* OBX-8 (repeating): abnormality and measurement-status flags. */
 static uint32_t
-obx8_flags(const struct dp_hl7_msg *m, struct dp_span f)
+obx8_flags(const struct hl7_doc *d, struct dp_span f)
 {
 	static const struct {
 		const char *text;
@@ -1327,11 +1681,13 @@ obx8_flags(const struct dp_hl7_msg *m, struct dp_span f)
 
 	if (f.len == 0)
 		return 0;
-	for (unsigned i = 1; span_piece(m, f, m->rs, i, &rep); i++) {
-		struct dp_span v = span_piece_or_empty(m, rep, m->cs, 1);
+	for (unsigned i = 1; doc_piece(d, f, SEP_RS, i, &rep); i++) {
+		struct dp_span v;
 
+		if (!doc_piece(d, rep, SEP_CS, 1, &v))
+			v = span_make(0, 0);
 		for (size_t k = 0; k < sizeof(map) / sizeof(map[0]); k++)
-			if (span_eq(m->buf, v, map[k].text))
+			if (span_eq(d->m.buf, v, map[k].text))
 				flags |= map[k].bit;
 	}
 	return flags;
@@ -1384,7 +1740,7 @@ r01_obx(struct decode_ctx *c, unsigned seg)
 	} else if (r.f[2].len == 0) {
 		count(c->stats, DP_HL7_obx_no_type, 1);
 		o->flags |= DP_OBS(NO_VALUE);
-	} else if (span_eq_ci(m->buf, r.f[2], "NM")) {
+	} else if (SPAN_IS_WORD(m->buf, r.f[2], "NM")) {
 		if (obx_nm(c, &r, &o->value)) {
 			if (is_sentinel(o->value))
 				o->flags |= DP_OBS(SENTINEL);
@@ -1396,7 +1752,7 @@ r01_obx(struct decode_ctx *c, unsigned seg)
 	}
 
 	obs_unit(c, r.f[6], o);
-	o->flags |= obx8_flags(m, r.f[8]);
+	o->flags |= obx8_flags(c->d, r.f[8]);
 	if (r.f[11].len > 0) {
 		o->status = (char)span_ptr(m->buf, r.f[11])[0];
 		if (ascii_upper((uint8_t)o->status) == 'X')
@@ -1471,12 +1827,12 @@ facet_of(const struct dp_hl7_msg *m, const struct obx_row *r)
 
 /* A facet's value (OBX-5, first component) in a table of names; 0 if none. */
 static uint8_t
-facet_value(const struct dp_hl7_msg *m, struct dp_span f, const char *const *names, size_t n)
+facet_value(const struct hl7_doc *d, struct dp_span f, const char *const *names, size_t n)
 {
-	struct dp_span v = comp_of(m, f, 1);
+	struct dp_span v = doc_comp(d, f, 1);
 
 	for (size_t i = 0; i < n; i++)
-		if (names[i] != NULL && span_eq_ci(m->buf, v, names[i]))
+		if (names[i] != NULL && span_eq_ci(d->m.buf, v, names[i]))
 			return (uint8_t)i;
 	return 0;
 }
@@ -1573,13 +1929,13 @@ alarm_close(struct decode_ctx *c, struct alarm_build *b)
 
 /* Facet 1's OBX-8: abnormality~priority~type (ACM trial draft, GE Mural). */
 static void
-alarm_obx8(const struct dp_hl7_msg *m, struct dp_span f, struct alarm_build *b)
+alarm_obx8(const struct hl7_doc *d, struct dp_span f, struct alarm_build *b)
 {
 	struct dp_span rep;
 
-	for (unsigned i = 1; span_piece(m, f, m->rs, i, &rep); i++) {
-		uint8_t p = facet_value(m, rep, prio_names, NAMES_N(prio_names));
-		uint8_t t = facet_value(m, rep, type_names, NAMES_N(type_names));
+	for (unsigned i = 1; doc_piece(d, f, SEP_RS, i, &rep); i++) {
+		uint8_t p = facet_value(d, rep, prio_names, NAMES_N(prio_names));
+		uint8_t t = facet_value(d, rep, type_names, NAMES_N(type_names));
 
 		if (p != 0)
 			b->obx8_priority = p;
@@ -1593,7 +1949,7 @@ static void
 alarm_enum(struct decode_ctx *c, const struct obx_row *r, uint8_t *field, const char *const *names,
 	   size_t n)
 {
-	uint8_t v = facet_value(c->m, r->f[5], names, n);
+	uint8_t v = facet_value(c->d, r->f[5], names, n);
 
 	if (v == 0)
 		count(c->stats, DP_HL7_r40_facet, 1);
@@ -1644,7 +2000,7 @@ r40_obx(struct decode_ctx *c, struct alarm_build *b, unsigned seg)
 	a = b->a;
 	b->any_facet = true;
 	if (!b->have_device &&
-	    obx_eui(m, r.f[18], &a->device, &a->device_id)) /* any facet's OBX-18 */
+	    obx_eui(c->d, r.f[18], &a->device, &a->device_id)) /* any facet's OBX-18 */
 		b->have_device = true;
 
 	switch (facet) {
@@ -1658,10 +2014,10 @@ r40_obx(struct decode_ctx *c, struct alarm_build *b, unsigned seg)
 		memcpy(b->event_path, r.path, sizeof(b->event_path));
 		b->event_n_path = r.n_path;
 		b->event_time = read_time(c, r.f[14]);
-		alarm_obx8(m, r.f[8], b);
+		alarm_obx8(c->d, r.f[8], b);
 		break;
 	case FACET_SOURCE:
-		cwe_split(m, r.f[5], &w);
+		cwe_split(c->d, r.f[5], &w);
 		if (a->source_code == 0 && cwe_triplet(m, &w, "MDC", &id, &text) &&
 		    parse_u32(m->buf, id, &code))
 			a->source_code = code;
@@ -1687,7 +2043,7 @@ r40_obx(struct decode_ctx *c, struct alarm_build *b, unsigned seg)
 		b->have_source_metric = true;
 		if (r.has_mdc)
 			a->source_code = r.mdc;
-		if (r.f[5].len > 0 && span_eq_ci(m->buf, r.f[2], "NM") && obx_nm(c, &r, &v))
+		if (r.f[5].len > 0 && SPAN_IS_WORD(m->buf, r.f[2], "NM") && obx_nm(c, &r, &v))
 			a->source_value = v;
 		break;
 	case FACET_OTHER:
@@ -1706,7 +2062,7 @@ msh_device(struct decode_ctx *c, struct dp_span msh3)
 	static const unsigned comps[] = {2, 1};
 
 	for (size_t i = 0; i < 2; i++) {
-		struct dp_span s = comp_of(c->m, msh3, comps[i]);
+		struct dp_span s = doc_comp(c->d, msh3, comps[i]);
 		if (parse_eui64(c->m->buf, s, &c->msh_device)) {
 			c->msh_device_id = s;
 			return;
@@ -1720,7 +2076,8 @@ msh_device(struct decode_ctx *c, struct dp_span msh3)
 int
 dp_hl7_decode(const uint8_t *msg, size_t len, struct dp_stats *stats, struct dp_decoded *out)
 {
-	struct dp_hl7_msg m;
+	struct hl7_doc doc;
+	const struct dp_hl7_msg *m = &doc.m;
 	struct decode_ctx c;
 	struct alarm_build b;
 	struct dp_span msh[MSH_FIELDS] = {{0}}, type, event;
@@ -1734,55 +2091,58 @@ dp_hl7_decode(const uint8_t *msg, size_t len, struct dp_stats *stats, struct dp_
 	out->n_obs = 0;
 	out->n_alarms = 0;
 
-	if (dp_hl7_parse(&m, msg, len, &why) < 0)
+	if (doc_parse(&doc, msg, len, &why) < 0)
 		goto bad;
-	seg_fields(&m, 0, msh, MSH_FIELDS);
-	type = comp_of(&m, msh[9], 1);
-	event = comp_of(&m, msh[9], 2);
+	doc_fields(&doc, 0, msh, MSH_FIELDS);
+	type = doc_comp(&doc, msh[9], 1);
+	event = doc_comp(&doc, msh[9], 2);
 	if (type.len == 0 || msh[10].len == 0) {
 		why = DP_HL7_msh_fields;
 		goto bad;
 	}
-	if (span_eq(m.buf, type, "ORU") && span_eq(m.buf, event, "R01")) {
+	if (span_eq(m->buf, type, "ORU") && span_eq(m->buf, event, "R01")) {
 		out->kind = DP_MSG_ORU_R01;
-	} else if (span_eq(m.buf, type, "ORU") && span_eq(m.buf, event, "R40")) {
+	} else if (span_eq(m->buf, type, "ORU") && span_eq(m->buf, event, "R40")) {
 		out->kind = DP_MSG_ORU_R40;
 	} else {
 		why = DP_HL7_unsupported_type;
 		goto bad;
 	}
-	if (m.truncated)
+	if (m->truncated)
 		count(stats, DP_HL7_too_many_segments, 1);
 	out->control_id = msh[10];
 	out->sender = msh[3];
 
 	memset(&c, 0, offsetof(struct decode_ctx, rows));
-	c.m = &m;
+	c.d = &doc;
+	c.m = m;
 	c.stats = stats;
 	c.out = out;
 	msh_device(&c, msh[3]);
 	c.msh_time = read_time(&c, msh[7]);
 	memset(&b, 0, sizeof(b));
 
-	for (unsigned seg = 1; seg < m.n_seg; seg++) {
+	for (unsigned seg = 1; seg < m->n_seg; seg++) {
 		struct dp_span f;
 
-		if (seg_is(&m, seg, "OBX")) {
+		if (seg_is(m, seg, "OBX")) {
 			if (out->kind == DP_MSG_ORU_R01)
 				r01_obx(&c, seg);
 			else
 				r40_obx(&c, &b, seg);
-		} else if (seg_is(&m, seg, "OBR")) {
+		} else if (seg_is(m, seg, "OBR")) {
 			alarm_close(&c, &b);
-			c.obr_time =
-				seg_field(&m, seg, 7, &f) ? read_time(&c, f) : (struct hl7_time){0};
+			c.obr_time = doc_field(&doc, seg, 7, &f) ? read_time(&c, f)
+								 : (struct hl7_time){0};
 			if (out->kind == DP_MSG_ORU_R40)
-				alarm_open(&c, &b, seg_field(&m, seg, 3, &f) ? f : span_make(0, 0));
-		} else if (seg_is(&m, seg, "PID")) {
-			c.patient = seg_field(&m, seg, 3, &f) ? comp_of(&m, f, 1) : span_make(0, 0);
+				alarm_open(&c, &b,
+					   doc_field(&doc, seg, 3, &f) ? f : span_make(0, 0));
+		} else if (seg_is(m, seg, "PID")) {
+			c.patient = doc_field(&doc, seg, 3, &f) ? doc_comp(&doc, f, 1)
+								: span_make(0, 0);
 			c.location = span_make(0, 0);
-		} else if (seg_is(&m, seg, "PV1")) {
-			c.location = seg_field(&m, seg, 3, &f) ? f : span_make(0, 0);
+		} else if (seg_is(m, seg, "PV1")) {
+			c.location = doc_field(&doc, seg, 3, &f) ? f : span_make(0, 0);
 		}
 	}
 	alarm_close(&c, &b);

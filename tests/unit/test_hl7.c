@@ -1842,6 +1842,119 @@ test_damaged_fixtures(void)
 /* Registration                                                             */
 /* ======================================================================== */
 
+/*
+ * The decoder marks a message's delimiters in bitmaps of a fixed size
+ * (hl7.c, TOK_MAX_LEN: 4096 bytes) and splits a longer message from its
+ * bytes instead. Each fixture, with a Z segment at its end padded to
+ * either side of that bound, must decode to the same observations, alarms
+ * and counters both ways.
+ */
+struct decoded_copy {
+	int rc;
+	struct dp_decoded d;
+	uint64_t hl7[DP_HL7__COUNT];
+};
+
+static void
+decode_padded(const uint8_t *msg, size_t len, size_t total, struct decoded_copy *out)
+{
+	static uint8_t buf[8192];
+	size_t n = len;
+
+	CU_ASSERT_FATAL(total < sizeof(buf) && len + 8 < total);
+	memcpy(buf, msg, len);
+	if (buf[n - 1] != '\r' && buf[n - 1] != '\n')
+		buf[n++] = '\r';
+	memcpy(buf + n, "ZPD|", 4);
+	n += 4;
+	while (n < total - 1)
+		buf[n++] = 'x';
+	buf[n++] = '\r';
+	out->rc = decode_buf(buf, n);
+	out->d = dec;
+	for (unsigned i = 0; i < DP_HL7__COUNT; i++)
+		out->hl7[i] = dp_read(&st.hl7[i]);
+}
+
+static bool
+span_same(struct dp_span a, struct dp_span b)
+{
+	return a.off == b.off && a.len == b.len;
+}
+
+static void
+expect_same_decode(const struct decoded_copy *a, const struct decoded_copy *b, const char *what)
+{
+	bool same = a->rc == b->rc && a->d.kind == b->d.kind && a->d.n_obs == b->d.n_obs &&
+		    a->d.n_alarms == b->d.n_alarms && memcmp(a->hl7, b->hl7, sizeof(a->hl7)) == 0;
+
+	for (unsigned i = 0; same && i < a->d.n_obs && i < DP_MAX_OBS; i++) {
+		const struct dp_obs *x = &a->d.obs[i], *y = &b->d.obs[i];
+
+		same = x->device == y->device && x->time_ns == y->time_ns &&
+		       memcmp(&x->value, &y->value, sizeof(x->value)) == 0 && x->code == y->code &&
+		       x->unit == y->unit && x->flags == y->flags && x->seq == y->seq &&
+		       x->metric == y->metric && x->time_precision == y->time_precision &&
+		       x->status == y->status && span_same(x->patient, y->patient) &&
+		       span_same(x->location, y->location) &&
+		       span_same(x->device_id, y->device_id) && span_same(x->obs_id, y->obs_id) &&
+		       span_same(x->unit_text, y->unit_text) &&
+		       span_same(x->containment, y->containment);
+	}
+	for (unsigned i = 0; same && i < a->d.n_alarms && i < DP_MAX_DEV_ALARMS; i++) {
+		const struct dp_dev_alarm *x = &a->d.alarm[i], *y = &b->d.alarm[i];
+
+		same = x->device == y->device && x->time_ns == y->time_ns &&
+		       x->event_code == y->event_code && x->source_code == y->source_code &&
+		       memcmp(&x->source_value, &y->source_value, sizeof(x->source_value)) == 0 &&
+		       x->flags == y->flags && x->phase == y->phase && x->state == y->state &&
+		       x->inactivation == y->inactivation && x->priority == y->priority &&
+		       x->type == y->type && span_same(x->alarm_id, y->alarm_id) &&
+		       span_same(x->text, y->text) && span_same(x->device_id, y->device_id);
+	}
+	if (!same)
+		fprintf(stderr, "\n%s: decodes differently below and above 4096 bytes\n", what);
+	CU_ASSERT_TRUE(same);
+}
+
+static void
+test_long_message_path(void)
+{
+	static const char *const files[] = {
+		"001_ipf_pcd01_request.hl7",
+		"004_ipf_continua_wan_oximeter.hl7",
+		"006_ipf_continua_wan_thermometer.hl7",
+		"008_t5_ihe_pcd01_pulse_oximetry.hl7",
+		"pcd04_acm_numbering.hl7",
+		"pcd04_keepalive.hl7",
+		"pcd04_legacy_draeger.hl7",
+		"pcd04_legacy_ge.hl7",
+		"pcd04_refid_wins.hl7",
+		"pcd01_variants/codes_units.hl7",
+		"pcd01_variants/flags.hl7",
+		"pcd01_variants/obx4_levels.hl7",
+	};
+	static struct decoded_copy below, above;
+	unsigned decoded = 0;
+
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		uint8_t msg[4000];
+		size_t len;
+
+		if (load_fixture(files[i]) < 0)
+			return;
+		CU_ASSERT_FATAL(flen < 3000);
+		len = flen;
+		memcpy(msg, fbuf, len);
+		decode_padded(msg, len, 4000, &below);
+		decode_padded(msg, len, 6000, &above);
+		expect_same_decode(&below, &above, files[i]);
+		decoded += below.rc == 0 && below.d.n_obs + below.d.n_alarms > 0;
+	}
+	/* the comparison is of real decodes, not of two failures */
+	CU_ASSERT(decoded >= 10);
+}
+
 int
 vigil_test_register(void)
 {
@@ -1853,6 +1966,7 @@ vigil_test_register(void)
 		{"real 004: Continua oximeter, numeric and wave", test_real_004_oximeter},
 		{"real 006: Continua thermometer", test_real_006_thermometer},
 		{"real 008: IHE PCD-01 pulse oximetry, dual-coded", test_real_008_pulse_oximetry},
+		{"over 4096 bytes: the same decode as below", test_long_message_path},
 		{"CR, LF and CRLF line ends", test_line_endings},
 		{"MSH-2 with the truncation character", test_truncation_char},
 		{"OBX-4 of 1 to 6 levels and device rows", test_obx4_levels},
