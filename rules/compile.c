@@ -11,6 +11,8 @@
  *    dsize, malformed, acl), checked on a datagram's first message;
  *  - the metric index: for each MDC code, the pattern-less metric rules that
  *    name it, so an observation only meets the rules about its metric;
+ *  - the source index of the always list and of each metric slot (scope.c),
+ *    so a message only meets the scoped rules of its own source;
  *  - a sid index for rule_set_find();
  *  - the set's hash, its version;
  *  - one Hyperscan block-mode database of every content and pcre, from the
@@ -304,6 +306,7 @@ build_metric_index(struct rule_set *set)
 			slot->code = pairs[i].code;
 			slot->first = i;
 			slot->n = 0;
+			memset(&slot->scope, 0, sizeof(slot->scope));
 		}
 		set->metric_slots[set->n_metric_slots - 1].n++;
 		set->metric_rules[i] = pairs[i].rule;
@@ -315,6 +318,20 @@ build_metric_index(struct rule_set *set)
 	rc = 0;
 out:
 	free(pairs);
+	return rc;
+}
+
+/* Index the always list and each metric slot by source address (scope.c). */
+static int
+build_scopes(struct rule_set *set)
+{
+	int rc = rule_scope_build(&set->always_scope, set, set->always, 0, set->n_always);
+
+	for (unsigned i = 0; rc == 0 && i < set->n_metric_slots; i++) {
+		struct rule_metric_slot *slot = &set->metric_slots[i];
+
+		rc = rule_scope_build(&slot->scope, set, set->metric_rules, slot->first, slot->n);
+	}
 	return rc;
 }
 
@@ -800,7 +817,7 @@ rule_compile(struct rule_set *set, const struct rule_load_opts *opts, struct rul
 
 	if ((rc = build_sid_index(set)) < 0 || (rc = build_classes(set)) < 0 ||
 	    (rc = build_always(set)) < 0 || (rc = build_metric_index(set)) < 0 ||
-	    (rc = set_hash(set, opts)) < 0)
+	    (rc = build_scopes(set)) < 0 || (rc = set_hash(set, opts)) < 0)
 		return rc;
 	set->info.n_header_classes = set->n_classes;
 	rc = share_patterns(set);

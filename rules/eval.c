@@ -19,6 +19,11 @@
  *     of its code (compile.c's metric index) merged in rule order with the
  *     candidates that list the code; then validity, unit, value, location.
  *
+ * The always list and each metric slot are walked through their source
+ * index (scope.c): the rules for every source, and those filed under the
+ * input's own source address, merged by position, which is rule order.
+ * A rule left out can only be one whose source set excludes the input's.
+ *
  * A pass hit suppresses the alert and log hits of its scope: on the message,
  * every hit of the input; on an observation, that observation's. Since the
  * scopes are finished in output order (the message, then observation 0, 1,
@@ -61,6 +66,8 @@ struct rule_scratch {
 	unsigned n_mcand;
 	uint32_t *cls_gen; /**< per header class: the generation cls_ok is for */
 	uint8_t *cls_ok;
+	int fam;	     /**< the input's source family in the scopes' tables, or -1 */
+	struct rule_key key; /**< the input's source as a key (scope.c) */
 };
 
 /* ---------------------------------------------------------------------------
@@ -621,12 +628,116 @@ emit(struct sink *k, const struct rule *r, uint16_t obs, uint32_t code, double v
 	k->hits[k->n++] = (struct rule_hit){.rule = r, .obs = obs, .code = code, .value = value};
 }
 
+/* The input's source as the scopes' tables key it; fam -1 when it has none. */
+static void
+source_key(struct rule_scratch *s, const struct rule_input *in)
+{
+	uint64_t hi = 0, lo = 0;
+
+	switch (in->ip_version) {
+	case 4:
+		s->fam = 0;
+		s->key = (struct rule_key){.hi = 0,
+					   .lo = (uint32_t)in->src[0] << 24 |
+						 (uint32_t)in->src[1] << 16 |
+						 (uint32_t)in->src[2] << 8 | in->src[3]};
+		return;
+	case 6:
+		for (unsigned i = 0; i < 8; i++) {
+			hi = hi << 8 | in->src[i];
+			lo = lo << 8 | in->src[8 + i];
+		}
+		s->fam = 1;
+		s->key = (struct rule_key){.hi = hi, .lo = lo};
+		return;
+	default:
+		/* Only `any` holds without an address, and no indexed rule has it. */
+		s->fam = -1;
+		return;
+	}
+}
+
+/* A run of positions, ascending. */
+struct span {
+	const unsigned *p, *end;
+};
+
+/* The positions of one scope a message visits: gen, its host, its segment. */
+struct walk {
+	struct span s[3];
+};
+
+static bool
+key_le(const struct rule_key *a, const struct rule_key *b)
+{
+	return a->hi < b->hi || (a->hi == b->hi && a->lo <= b->lo);
+}
+
+static void
+walk_init(struct walk *w, const struct rule_scope *sc, const struct rule_scratch *s)
+{
+	const struct rule_addr_table *t;
+	unsigned lo = 0, hi;
+
+	w->s[0] = (struct span){sc->gen, sc->gen + sc->n_gen};
+	w->s[1] = w->s[2] = (struct span){NULL, NULL};
+	if (s->fam < 0)
+		return;
+	t = &sc->fam[s->fam];
+	hi = t->n_hosts;
+	while (lo < hi) {
+		unsigned mid = lo + (hi - lo) / 2;
+
+		if (t->hosts[mid].hi == s->key.hi && t->hosts[mid].lo == s->key.lo) {
+			w->s[1] = (struct span){sc->pos + t->host_at[mid],
+						sc->pos + t->host_at[mid + 1]};
+			break;
+		}
+		if (key_le(&t->hosts[mid], &s->key))
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	/* The segment is the last one that starts at or before the source. */
+	lo = 0;
+	hi = t->n_segs;
+	while (lo < hi) {
+		unsigned mid = lo + (hi - lo) / 2;
+
+		if (key_le(&t->segs[mid], &s->key))
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo > 0)
+		w->s[2] = (struct span){sc->pos + t->seg_at[lo - 1], sc->pos + t->seg_at[lo]};
+}
+
+/* The walk's next position (the three runs are disjoint), or UINT_MAX. */
+static unsigned
+walk_next(struct walk *w)
+{
+	unsigned best = UINT_MAX, b = 3;
+
+	for (unsigned j = 0; j < 3; j++)
+		if (w->s[j].p < w->s[j].end && *w->s[j].p < best) {
+			best = *w->s[j].p;
+			b = j;
+		}
+	if (b < 3)
+		w->s[b].p++;
+	return best;
+}
+
 static void
 eval_message(struct rule_scratch *s, const struct rule_input *in, struct sink *k, bool *pass)
 {
 	const struct rule_set *set = s->set;
-	unsigned ci = 0, ai = 0, n_always = set->n_always;
+	unsigned ci = 0, ap;
+	struct walk w;
 
+	walk_init(&w, &set->always_scope, s);
+	ap = walk_next(&w);
 	for (;;) {
 		unsigned c = UINT_MAX, a = UINT_MAX, i;
 		const struct rule_int *r;
@@ -636,8 +747,8 @@ eval_message(struct rule_scratch *s, const struct rule_input *in, struct sink *k
 			ci++;
 		if (ci < s->n_cand)
 			c = s->cand[ci];
-		if (ai < n_always)
-			a = set->always[ai];
+		if (ap != UINT_MAX)
+			a = set->always[ap];
 		if (c == UINT_MAX && a == UINT_MAX)
 			return;
 		if (c < a) {
@@ -645,7 +756,7 @@ eval_message(struct rule_scratch *s, const struct rule_input *in, struct sink *k
 			ci++;
 		} else {
 			i = a;
-			ai++;
+			ap = walk_next(&w);
 		}
 		r = &set->rules[i];
 		/* A rule of the header alone fires once per datagram, on its first
@@ -717,13 +828,17 @@ eval_obs(struct rule_scratch *s, const struct rule_input *in, uint16_t oi, struc
 	const struct rule_set *set = s->set;
 	const struct rule_obs *o = &in->obs[oi];
 	const struct rule_metric_slot *slot = find_slot(set, o->code);
-	unsigned si = 0, mi = 0, n_slot = slot != NULL ? slot->n : 0;
+	unsigned xp = UINT_MAX, mi = 0;
 	enum conversion conv = CONV_NONE;
 	double v = NAN;
+	struct walk w;
 
 	/* Every rule of a slot has its value in the slot metric's unit. */
-	if (n_slot > 0)
+	if (slot != NULL && slot->n > 0) {
 		conv = convert_to(set->rules[set->metric_rules[slot->first]].value_unit, o, &v);
+		walk_init(&w, &slot->scope, s);
+		xp = walk_next(&w);
+	}
 	for (;;) {
 		unsigned x = UINT_MAX, m = UINT_MAX, i;
 		const struct rule_int *r;
@@ -732,15 +847,15 @@ eval_obs(struct rule_scratch *s, const struct rule_input *in, uint16_t oi, struc
 			mi++;
 		if (mi < s->n_mcand)
 			m = s->mcand[mi];
-		if (si < n_slot)
-			x = set->metric_rules[slot->first + si];
+		if (xp != UINT_MAX)
+			x = set->metric_rules[xp];
 		if (x == UINT_MAX && m == UINT_MAX)
 			return;
 		if (x < m) {
-			const struct rule_mpred *p = &set->metric_preds[slot->first + si];
+			const struct rule_mpred *p = &set->metric_preds[xp];
 
 			i = x;
-			si++;
+			xp = walk_next(&w);
 			/* obs_ok's quick reject, from the packed test alone. */
 			if (p->cmp != RULE_CMP_NONE && conv != CONV_NONE &&
 			    valid_mode_ok(p->valid, o->flags) && !cmp_double(p->cmp, v, p->a, p->b))
@@ -774,6 +889,7 @@ rule_eval(const struct rule_set *set, struct rule_scratch *s, const struct rule_
 		return 0;
 	}
 	next_generation(s);
+	source_key(s, in);
 	s->n_cand = 0;
 	s->n_mcand = 0;
 	if (s->hs != NULL && set->db != NULL && in->payload != NULL && in->len > 0) {

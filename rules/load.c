@@ -76,6 +76,9 @@ rule_set_free(struct rule_set *set)
 	if (set->db != NULL)
 		hs_free_database(set->db);
 	free(set->by_sid);
+	rule_scope_free(&set->always_scope);
+	for (unsigned i = 0; i < set->n_metric_slots; i++)
+		rule_scope_free(&set->metric_slots[i].scope);
 	free(set->metric_rules);
 	free(set->metric_preds);
 	free(set->metric_slots);

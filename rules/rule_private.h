@@ -8,6 +8,8 @@
  *              error as FILE:LINE:COL in a rule_diags (diag.c)
  *   compile.c  rules -> header classes, the metric index, one Hyperscan
  *              database (from cache.c's cache when it can), the set's hash
+ *   scope.c    (for compile.c) the source-address index of the lists
+ *              rule_eval walks per message
  *   eval.c     the worker's evaluator and its slow twin, rule_explain
  *
  * load.c ties them together behind rule_set_load() and owns the accessors.
@@ -125,11 +127,54 @@ struct rule_mpred {
 	uint8_t valid; /**< enum rule_valid */
 };
 
+/* ------------------------------------------------------------------------ */
+/* Scopes: the lists walked per message, indexed by source address          */
+/* ------------------------------------------------------------------------ */
+
+/** An address as one 128-bit number (IPv4 in lo alone), for ordering. */
+struct rule_key {
+	uint64_t hi, lo;
+};
+
+/**
+ * One family's part of a source index (scope.c). Hosts are the single
+ * addresses of the rules' source sets; segments cut the address space at
+ * every edge of the other ranges, so each segment lies wholly inside or
+ * wholly outside each range. An address then finds its rules as one host
+ * entry and one segment entry (binary searches), each a list of positions.
+ */
+struct rule_addr_table {
+	unsigned n_hosts, n_segs;
+	struct rule_key *hosts; /**< sorted, distinct */
+	unsigned *host_at;	/**< n_hosts + 1 offsets into rule_scope.pos */
+	struct rule_key *segs;	/**< segment starts, sorted; a segment ends where the next starts */
+	unsigned *seg_at;	/**< n_segs + 1 offsets into rule_scope.pos */
+};
+
+/**
+ * A list of pattern-less rules walked per message (the always list, one
+ * metric slot), split by source. Entries are positions in the list's base
+ * array (rule_set.always, rule_set.metric_rules), which ascends with the
+ * position, so merging positions merges rules in rule order.
+ *
+ * A rule whose source is neither `any` nor bidirectional can only match a
+ * message whose source is in its set: it is listed under its addresses
+ * only. The others (and those that would take too many entries) are in
+ * gen, visited for every message.
+ */
+struct rule_scope {
+	unsigned n_gen;
+	unsigned *gen;		       /**< positions of the rules visited for every message */
+	struct rule_addr_table fam[2]; /**< IPv4, IPv6 */
+	unsigned *pos;		       /**< the tables' lists, each ascending */
+};
+
 /** Pattern-less metric rules of one MDC code (compile.c's metric index). */
 struct rule_metric_slot {
 	uint32_t code;
 	unsigned first; /**< into rule_set.metric_rules */
 	unsigned n;
+	struct rule_scope scope; /**< positions are into rule_set.metric_rules */
 };
 
 struct rule_set {
@@ -146,6 +191,7 @@ struct rule_set {
 	unsigned n_classes;
 	unsigned *always; /**< rules with neither patterns nor metrics, ascending */
 	unsigned n_always;
+	struct rule_scope always_scope;	       /**< positions are into always */
 	struct rule_metric_slot *metric_slots; /**< by code, ascending */
 	unsigned n_metric_slots;
 	unsigned *metric_rules;		 /**< rule indexes, ascending within each slot */
@@ -198,6 +244,19 @@ void rule_header_free(struct rule_header *h);
  *         column in @p diags); -EPROTO (platform or database); -ENOMEM.
  */
 int rule_compile(struct rule_set *set, const struct rule_load_opts *opts, struct rule_diags *diags);
+
+/* ---- scope.c ------------------------------------------------------------- */
+
+/**
+ * Build @p sc over @p base[first .. first + n) (rule indexes, ascending):
+ * positions are indexes into @p base.
+ * @return 0, or -ENOMEM (what was built stays for rule_scope_free()).
+ */
+int rule_scope_build(struct rule_scope *sc, const struct rule_set *set, const unsigned *base,
+		     unsigned first, unsigned n);
+
+/** Free what @p sc holds (not @p sc itself). */
+void rule_scope_free(struct rule_scope *sc);
 
 /* ---- cache.c ------------------------------------------------------------- */
 

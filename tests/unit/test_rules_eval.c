@@ -2131,6 +2131,148 @@ out:
  * The fast path allocates nothing
  * ------------------------------------------------------------------------- */
 
+/*
+ * The source index (rules/scope.c): rules scoped to hosts and subnets of
+ * both families, at the families' edges, negated, bidirectional, too wide to
+ * index, header-only and metric, pass and not; every source near an edge,
+ * and none. rule_explain decides every rule without the index, so
+ * agreement on each input says the index never hides a rule that holds.
+ */
+static void
+test_source_index(void)
+{
+	static const char *const v4[] = {
+		"10.6.3.7",	   "10.6.3.8",	      "10.6.3.9",	 "10.6.3.6",
+		"10.6.0.0",	   "10.6.0.1",	      "10.6.0.2",	 "10.6.0.3",
+		"10.6.19.255",	   "10.6.20.0",	      "10.5.0.0",	 "10.4.255.255",
+		"10.7.0.0",	   "0.0.0.0",	      "0.255.255.255",	 "1.0.0.0",
+		"255.255.255.255", "255.255.255.254", "255.255.254.255", "10.6.255.255",
+	};
+	static const char *const v6[] = {
+		"fd00::7",
+		"fd00::6",
+		"fd00:20::",
+		"fd00:20::1",
+		"fd00:20::2",
+		"fd00:20:ffff:ffff:ffff:ffff:ffff:ffff",
+		"fd00:21::",
+		"fd00:1f:ffff:ffff:ffff:ffff:ffff:ffff",
+		"ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
+		"ffff:ffff:ffff:ffff:ffff:ffff:ffff:ff00",
+		"ffff:ffff:ffff:ffff:ffff:ffff:ffff:feff",
+		"::",
+		"::ffff:10.6.3.7",
+	};
+	static char text[8192];
+	const struct rule_metric_slot *hr = NULL;
+	struct rule_obs o[4] = {ob(HR, 0, 125, 0), ob(PULSE, 0, 95, 0),
+				ob(HR, 0, 45, RULE_OBS_INVALID | RULE_OBS_TEST), ob(HR, 0, 160, 0)};
+	struct rule_input in = hl7("MSH|");
+	unsigned used = 0, n_hits = 0, hr_gen = 0;
+	struct fx f;
+
+#define ADD(...) used += (unsigned)snprintf(text + used, sizeof(text) - used, __VA_ARGS__)
+	for (unsigned i = 0; i < 20; i++)
+		ADD("log udp 10.6.%u.0/24 any -> any any (dsize:>10; sid:%u;)\n", i, 100 + i);
+	ADD("alert udp !10.5.0.0/16 any -> any any (priority:high; dsize:>20; sid:200;)\n");
+	ADD("alert udp [");
+	for (unsigned i = 0; i < 17; i++)
+		ADD("%s10.6.0.%u", i ? ", " : "", 2 * i + 1);
+	ADD("] any -> any any (priority:low; sid:201;)\n");
+	ADD("log any 10.6.3.7 any -> any any (sid:202;)\n"
+	    "log any 10.6.3.8 any -> any any (sid:203;)\n"
+	    "log any fd00::7 any -> any any (sid:204;)\n"
+	    "pass udp 10.6.3.9 any -> any any (sid:205;)\n"
+	    "log udp fd00:20::/32 any -> any any (sid:206;)\n"
+	    "log udp [fd00:20::/32, !fd00:20::1] any -> any any (dsize:<100; sid:207;)\n"
+	    "log udp 255.255.255.255 any -> any any (sid:208;)\n"
+	    "log udp 255.255.255.0/24 any -> any any (sid:209;)\n"
+	    "log udp ffff:ffff:ffff:ffff:ffff:ffff:ffff:ff00/120 any -> any any (sid:210;)\n"
+	    "log udp 0.0.0.0/8 any -> any any (sid:211;)\n"
+	    "log udp 0.0.0.0/0 any -> any any (dsize:>25; sid:212;)\n"
+	    "log udp 10.6.3.7 any <> any any (sid:213;)\n"
+	    "log udp any any -> any any (dsize:>1000; sid:214;)\n"
+	    "log hl7 10.6.0.0/16 :1023 -> any any (sid:215;)\n");
+	ADD("alert any 10.6.3.7 any -> any any (priority:high; metric:HR; value:>100; sid:300;)\n"
+	    "alert any 10.6.3.7 any -> any any (priority:high; metric:HR,PULSE; value:>120; "
+	    "sid:301;)\n"
+	    "alert any 10.6.0.0/16 any -> any any (priority:high; metric:HR; value:>110; "
+	    "sid:302;)\n"
+	    "pass any 10.6.3.8 any -> any any (metric:HR; sid:303;)\n"
+	    "alert any fd00:20::/32 any -> any any (priority:high; metric:HR,PULSE; value:<50; "
+	    "sid:304;)\n"
+	    "alert any any any -> any any (priority:high; metric:HR; value:>150; sid:305;)\n"
+	    "alert any !10.6.3.7 any -> any any (priority:high; metric:PULSE; value:>90; "
+	    "sid:306;)\n"
+	    "alert hl7 10.6.3.0/24 any <> any any (priority:high; metric:HR; value:>130; "
+	    "sid:307;)\n"
+	    "log any [10.6.3.7, fd00::7] any -> any any (metric:HR; valid:test; value:<100; "
+	    "sid:308;)\n"
+	    "log any 10.6.3.0/24 any -> any any (metric:HR; value:>100; location:ICU; "
+	    "sid:309;)\n"
+	    "alert hl7 10.6.3.7 any -> any any (priority:high; content:\"MSH\"; metric:HR; "
+	    "value:>100; "
+	    "sid:310;)\n");
+#undef ADD
+	CU_ASSERT_FATAL(used < sizeof(text));
+	if (!FX_LOAD(&f, text))
+		goto out;
+	/* Indexed: all but `any`, the bidirectional and the wide (sids 200, 201,
+	 * 212 and 215, whose ranges span more than 16 hosts and segments). */
+	CU_ASSERT_EQUAL(f.set->n_always, 36);
+	CU_ASSERT_EQUAL(f.set->always_scope.n_gen, 6);
+	for (unsigned i = 0; i < f.set->n_metric_slots; i++)
+		if (f.set->metric_slots[i].code == HR)
+			hr = &f.set->metric_slots[i];
+	CU_ASSERT_PTR_NOT_NULL_FATAL(hr);
+	for (unsigned i = 0; i < hr->scope.n_gen; i++)
+		hr_gen |= 1u << (f.set->rules[f.set->metric_rules[hr->scope.gen[i]]].pub.sid - 300);
+	CU_ASSERT_EQUAL(hr_gen, 1u << 5 | 1u << 7);
+
+	in.obs = o;
+	in.n_obs = ARRAY_SIZE(o);
+	in.loc_sep = '^';
+	set_v4(in.dst, 10, 6, 3, 7);
+	for (unsigned v = 0; v < ARRAY_SIZE(v4) + ARRAY_SIZE(v6) + 1; v++) {
+		if (v < ARRAY_SIZE(v4)) {
+			in.ip_version = 4;
+			memset(in.src, 0, sizeof(in.src));
+			CU_ASSERT_EQUAL_FATAL(inet_pton(AF_INET, v4[v], in.src), 1);
+		} else if (v < ARRAY_SIZE(v4) + ARRAY_SIZE(v6)) {
+			in.ip_version = 6;
+			set_v6(in.src, v6[v - ARRAY_SIZE(v4)]);
+		} else {
+			in.ip_version = 0;
+		}
+		for (unsigned k = 0; k < 8; k++) {
+			in.first = (k & 1) == 0;
+			in.dsize = k & 2 ? 30 : 5;
+			in.sport = k & 4 ? 80 : 40000;
+			eval_both(&f, &in);
+			n_hits += f.out[0] != '\0';
+		}
+	}
+	/* Spot checks, so the agreement above is not of two empty answers. */
+	in.ip_version = 4;
+	set_v4(in.src, 10, 6, 3, 7);
+	in.first = true;
+	in.dsize = 30;
+	in.sport = 40000;
+	CU_ASSERT_STRING_EQUAL(eval_both(&f, &in),
+			       "103 200 202 212 213 300@0 301@0 302@0 310@0 308@2 300@3 301@3 "
+			       "302@3 305@3 307@3 310@3");
+	set_v4(in.src, 10, 6, 3, 8);
+	/* The pass rule of this monitor's HR takes back 305@3 and 307@3. */
+	CU_ASSERT_STRING_EQUAL(eval_both(&f, &in), "103 200 203 212 213 306@1");
+	in.ip_version = 6;
+	set_v6(in.src, "fd00:20::1");
+	in.dsize = 5;
+	CU_ASSERT_STRING_EQUAL(eval_both(&f, &in), "206 306@1 305@3");
+	CU_ASSERT(n_hits > 100);
+out:
+	fx_free(&f);
+}
+
 static void
 test_eval_allocates_nothing(void)
 {
@@ -2241,6 +2383,7 @@ vigil_test_register(void)
 		{"observations past RULE_MAX_OBS", test_obs_limit},
 		{"generation wrap-around", test_generation_wrap},
 		{"explain: reasons and details", test_explain_details},
+		{"source index: hosts, subnets, edges, no address", test_source_index},
 		{"rule_eval allocates nothing", test_eval_allocates_nothing},
 	};
 	const struct {
