@@ -86,9 +86,8 @@ extern char **environ;
 #define E2E_SMOKE_GEN_DURATION BENCH_E2E_SMOKE_GEN_DURATION
 #define E2E_VTP_GEN_DURATION BENCH_E2E_VTP_GEN_DURATION
 #define E2E_DEMO_MIN_DURATION BENCH_E2E_DEMO_MIN_DURATION
-#define E2E_DUP_PER_MILLE 1u	      /* VTP duplicates tolerated, per 1000 frames */
-#define E2E_GEN_SID_OFFSET 100000000u /* past the shipped rules' sids (below 10^7) */
-#define E2E_TESTPMD_GRACE_S 30.0      /* testpmd's start-up and exit, at most */
+#define E2E_DUP_PER_MILLE 1u	 /* VTP duplicates tolerated, per 1000 frames */
+#define E2E_TESTPMD_GRACE_S 30.0 /* testpmd's start-up and exit, at most */
 #define E2E_MAX_SAMPLES 4096u
 #define E2E_DEVARGS (DP_MAX_WORKERS * (sizeof(((struct e2e_ctx *)0)->pcap) + 16) + 64)
 
@@ -575,60 +574,31 @@ out:
 
 /*
  * The rules scenario's generated ruleset of --rules N rules into the run's
- * directory. Its sids start where the shipped rules' do, so each moves up by
- * E2E_GEN_SID_OFFSET: a duplicate sid fails the load.
+ * directory, its sids moved past the shipped rules' (a duplicate sid fails
+ * the load); @p n_rules: the rules in it, one a line.
  */
 static int
 write_generated_rules(struct e2e_ctx *c, unsigned *n_rules)
 {
-	char *text = NULL, *out = NULL;
-	size_t len = 0, o = 0, n_sid = 0;
-	const char *p, *q;
-	FILE *f = NULL;
+	char *text = NULL;
+	size_t len = 0;
 	int rc;
 
-	rc = bench_rules_text(c->o->rules, &text, &len);
+	rc = bench_rules_text_beside(c->o->rules, &text, &len);
 	if (rc != 0)
 		return rc;
-	for (p = text; (p = strstr(p, "sid:")) != NULL; p += 4)
-		n_sid++;
-	out = malloc(len + n_sid * 12 + 1);
-	if (out == NULL) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	for (p = text; (q = strstr(p, "sid:")) != NULL; p = q) {
-		char *end;
-		unsigned long sid;
-
-		memcpy(out + o, p, (size_t)(q - p) + 4);
-		o += (size_t)(q - p) + 4;
-		q += 4;
-		sid = strtoul(q, &end, 10);
-		/* the option only: "sid:" after a ';' or '(' and blanks, a number after */
-		if (end != q && (q - 4 == text || strchr("; (", q[-5]) != NULL)) {
-			o += (size_t)sprintf(out + o, "%lu", sid + E2E_GEN_SID_OFFSET);
-			q = end;
+	for (const char *p = text, *nl; *p != '\0'; p = nl + 1) {
+		nl = strchr(p, '\n');
+		if (*p != '#' && *p != '\n')
 			(*n_rules)++;
-		}
+		if (nl == NULL)
+			break;
 	}
-	memcpy(out + o, p, strlen(p) + 1);
-	o += strlen(p);
 	snprintf(c->rules_file, sizeof(c->rules_file), "%s/generated.rules", c->dir);
-	f = fopen(c->rules_file, "w");
-	if (f == NULL) {
-		rc = -errno;
-		goto out;
-	}
-	if (fwrite(out, 1, o, f) != o)
-		rc = -EIO;
-	if (fclose(f) != 0 && rc == 0)
-		rc = -EIO;
-out:
-	if (rc != 0 && f == NULL)
+	rc = bench_write_file(c->rules_file, text, len);
+	if (rc != 0)
 		c->rules_file[0] = '\0';
 	free(text);
-	free(out);
 	return rc;
 }
 

@@ -985,6 +985,50 @@ bench_rules_text(unsigned n, char **text, size_t *len)
 	return 0;
 }
 
+/* The generated ruleset with every sid moved past the shipped rules' (bench.h). */
+int
+bench_rules_text_beside(unsigned n, char **out, size_t *out_len)
+{
+	char *text = NULL, *o;
+	const char *p, *q;
+	size_t len = 0, n_sid = 0;
+	int rc;
+
+	*out = NULL;
+	rc = bench_rules_text(n, &text, &len);
+	if (rc != 0)
+		return rc;
+	for (p = text; (p = strstr(p, "sid:")) != NULL; p += 4)
+		n_sid++;
+	/* Each sid grows by at most the offset's digits. */
+	o = *out = malloc(len + n_sid * 12 + 1);
+	if (o == NULL) {
+		free(text);
+		return -ENOMEM;
+	}
+	for (p = text; (q = strstr(p, "sid:")) != NULL; p = q) {
+		const char *b = q;
+		unsigned long sid;
+		char *end;
+
+		while (b > text && (b[-1] == ' ' || b[-1] == '\t'))
+			b--;
+		memcpy(o, p, (size_t)(q - p) + 4);
+		o += q - p + 4;
+		q += 4;
+		/* The option only: after '(' or ';' and blanks, with a number. */
+		if (b > text && (b[-1] == ';' || b[-1] == '(') && *q >= '0' && *q <= '9') {
+			sid = strtoul(q, &end, 10);
+			o += sprintf(o, "%lu", sid + BENCH_RULES_BESIDE_SID_OFFSET);
+			q = end;
+		}
+	}
+	memcpy(o, p, strlen(p) + 1);
+	*out_len = (size_t)(o - *out) + strlen(p);
+	free(text);
+	return 0;
+}
+
 /* ------------------------------------------------------------------------ */
 /* The messages                                                              */
 /* ------------------------------------------------------------------------ */
